@@ -1,0 +1,317 @@
+//! The message a user sends, and its stable id.
+//!
+//! A [`Message`] borrows everything it carries, so the core never needs an
+//! allocator: the caller's buffers are encoded straight into the journal, and
+//! a message read back from the journal borrows the read buffer. The encoding
+//! is postcard (see `docs/journal-format.md`, "Message payload"); field order
+//! is part of the on-disk format and must never change.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The most headers one message may carry.
+pub const MAX_HEADERS: usize = 16;
+
+/// Name of the record header that carries a message's [`MessageId`].
+pub const MESSAGE_ID_HEADER: &str = "steadfast-id";
+
+/// Journal sequence number: every journal entry has one, strictly increasing.
+pub type Seq = u64;
+
+/// One record header: a name and an opaque value (or none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header<'a> {
+    /// Header name.
+    pub name: &'a str,
+    /// Header value; `None` is a Kafka null header value.
+    #[serde(borrow, with = "opt_bytes")]
+    pub value: Option<&'a [u8]>,
+}
+
+/// A Kafka record to be delivered.
+///
+/// `value: None` is a tombstone. `partition: None` lets the transport's
+/// partitioner choose (by key when there is one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message<'a> {
+    /// Destination topic.
+    pub topic: &'a str,
+    /// Explicit partition, or `None` for the partitioner's choice.
+    pub partition: Option<i32>,
+    /// Record key.
+    #[serde(borrow, with = "opt_bytes")]
+    pub key: Option<&'a [u8]>,
+    /// Record value; `None` is a tombstone.
+    #[serde(borrow, with = "opt_bytes")]
+    pub value: Option<&'a [u8]>,
+    /// Record headers, at most [`MAX_HEADERS`].
+    #[serde(borrow)]
+    pub headers: heapless::Vec<Header<'a>, MAX_HEADERS>,
+    /// Record timestamp in milliseconds since the Unix epoch, if the user set one.
+    pub timestamp: Option<i64>,
+}
+
+impl<'a> Message<'a> {
+    /// A message with a value and nothing else set.
+    pub fn new(topic: &'a str, value: &'a [u8]) -> Self {
+        Message {
+            topic,
+            partition: None,
+            key: None,
+            value: Some(value),
+            headers: heapless::Vec::new(),
+            timestamp: None,
+        }
+    }
+
+    /// A tombstone (null value) for `key`.
+    pub fn tombstone(topic: &'a str, key: &'a [u8]) -> Self {
+        Message {
+            topic,
+            partition: None,
+            key: Some(key),
+            value: None,
+            headers: heapless::Vec::new(),
+            timestamp: None,
+        }
+    }
+
+    /// Sets the key.
+    #[must_use]
+    pub fn with_key(mut self, key: &'a [u8]) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Sets an explicit partition.
+    #[must_use]
+    pub fn with_partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Sets the timestamp (milliseconds since the Unix epoch).
+    #[must_use]
+    pub fn with_timestamp(mut self, millis: i64) -> Self {
+        self.timestamp = Some(millis);
+        self
+    }
+
+    /// Adds a header; hands the header back if [`MAX_HEADERS`] are already set.
+    pub fn push_header(&mut self, name: &'a str, value: &'a [u8]) -> Result<(), Header<'a>> {
+        self.headers.push(Header {
+            name,
+            value: Some(value),
+        })
+    }
+
+    /// Bytes of user data (topic, key, value, headers): what a budget counts.
+    pub fn data_len(&self) -> usize {
+        self.topic.len()
+            + self.key.map_or(0, <[u8]>::len)
+            + self.value.map_or(0, <[u8]>::len)
+            + self
+                .headers
+                .iter()
+                .map(|h| h.name.len() + h.value.map_or(0, <[u8]>::len))
+                .sum::<usize>()
+    }
+}
+
+/// A message's stable identity: the journal it was written to and its
+/// sequence number there. Travels with the record (header
+/// [`MESSAGE_ID_HEADER`]) so consumers can drop duplicates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MessageId {
+    /// The journal's random id, chosen when the journal was created.
+    pub journal: u64,
+    /// The message's sequence number in that journal.
+    pub seq: Seq,
+}
+
+/// Length of [`MessageId::encode`]'s text form.
+pub const MESSAGE_ID_LEN: usize = 33;
+
+impl MessageId {
+    /// The text form, `{journal:016x}-{seq:016x}`, written into `buf`.
+    pub fn encode<'b>(&self, buf: &'b mut [u8; MESSAGE_ID_LEN]) -> &'b str {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for (i, byte) in buf[..16].iter_mut().enumerate() {
+            *byte = HEX[((self.journal >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        buf[16] = b'-';
+        for (i, byte) in buf[17..].iter_mut().enumerate() {
+            *byte = HEX[((self.seq >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        // Only ASCII hex digits and '-' were written.
+        core::str::from_utf8(buf).unwrap_or("")
+    }
+
+    /// Parses the text form written by [`MessageId::encode`].
+    pub fn parse(text: &str) -> Option<MessageId> {
+        let (journal, seq) = text.split_once('-')?;
+        if journal.len() != 16 || seq.len() != 16 {
+            return None;
+        }
+        Some(MessageId {
+            journal: u64::from_str_radix(journal, 16).ok()?,
+            seq: u64::from_str_radix(seq, 16).ok()?,
+        })
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}-{:016x}", self.journal, self.seq)
+    }
+}
+
+/// A message as the journal stores it: the message and its id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record<'a> {
+    /// The message's stable id.
+    pub id: MessageId,
+    /// The message itself.
+    #[serde(borrow)]
+    pub message: Message<'a>,
+}
+
+/// Why a record could not be encoded or decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The output buffer is smaller than the encoded record.
+    BufferTooSmall,
+    /// The bytes are not a valid postcard-encoded record.
+    Malformed,
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodecError::BufferTooSmall => f.write_str("buffer too small for the encoded message"),
+            CodecError::Malformed => f.write_str("bytes are not a valid encoded message"),
+        }
+    }
+}
+
+impl core::error::Error for CodecError {}
+
+impl<'a> Record<'a> {
+    /// Encodes into `buf`, returning the number of bytes written.
+    pub fn encode(&self, buf: &mut [u8]) -> Result<usize, CodecError> {
+        postcard::to_slice(self, buf)
+            .map(|out| out.len())
+            .map_err(|e| match e {
+                postcard::Error::SerializeBufferFull => CodecError::BufferTooSmall,
+                _ => CodecError::Malformed,
+            })
+    }
+
+    /// Decodes a record that borrows from `bytes`; trailing bytes are an error.
+    pub fn decode(bytes: &'a [u8]) -> Result<Record<'a>, CodecError> {
+        match postcard::take_from_bytes::<Record<'a>>(bytes) {
+            Ok((record, [])) => Ok(record),
+            _ => Err(CodecError::Malformed),
+        }
+    }
+}
+
+/// serde helpers: `Option<&[u8]>` as postcard bytes, not a sequence of u8.
+mod opt_bytes {
+    use core::fmt;
+
+    use serde::de::{Deserializer, Visitor};
+    use serde::ser::Serializer;
+
+    pub fn serialize<S: Serializer>(value: &Option<&[u8]>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(bytes) => s.serialize_some(&Bytes(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+
+    struct Bytes<'a>(&'a [u8]);
+
+    impl serde::Serialize for Bytes<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de [u8]>, D::Error> {
+        struct OptVisitor;
+        impl<'de> Visitor<'de> for OptVisitor {
+            type Value = Option<&'de [u8]>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("optional bytes")
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                <&'de [u8] as serde::Deserialize>::deserialize(d).map(Some)
+            }
+        }
+        d.deserialize_option(OptVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_id_text_round_trips() {
+        let id = MessageId {
+            journal: 0x0123_4567_89ab_cdef,
+            seq: 42,
+        };
+        let mut buf = [0; MESSAGE_ID_LEN];
+        let text = id.encode(&mut buf);
+        assert_eq!(text, "0123456789abcdef-000000000000002a");
+        assert_eq!(text, id.to_string_for_test());
+        assert_eq!(MessageId::parse(text), Some(id));
+        assert_eq!(MessageId::parse("nonsense"), None);
+    }
+
+    impl MessageId {
+        fn to_string_for_test(self) -> heapless::String<40> {
+            use core::fmt::Write;
+            let mut s = heapless::String::new();
+            let _ = write!(s, "{self}");
+            s
+        }
+    }
+
+    #[test]
+    fn record_round_trips_with_every_field() {
+        let mut message = Message::new("t", b"value")
+            .with_key(b"k")
+            .with_partition(3)
+            .with_timestamp(-5);
+        message.push_header("h", b"v").unwrap();
+        message.headers.push(Header { name: "n", value: None }).unwrap();
+        let record = Record {
+            id: MessageId { journal: 7, seq: 9 },
+            message,
+        };
+        let mut buf = [0u8; 128];
+        let n = record.encode(&mut buf).unwrap();
+        assert_eq!(Record::decode(&buf[..n]).unwrap(), record);
+        assert_eq!(Record::decode(&buf[..n - 1]), Err(CodecError::Malformed));
+        assert_eq!(record.encode(&mut buf[..4]), Err(CodecError::BufferTooSmall));
+    }
+
+    #[test]
+    fn tombstone_has_no_value() {
+        let record = Record {
+            id: MessageId { journal: 1, seq: 1 },
+            message: Message::tombstone("t", b"k"),
+        };
+        let mut buf = [0u8; 64];
+        let n = record.encode(&mut buf).unwrap();
+        assert_eq!(Record::decode(&buf[..n]).unwrap().message.value, None);
+    }
+}

@@ -1,0 +1,1 @@
+//! steadfast: the std runner (filled in by the runner issue).

@@ -1,0 +1,1 @@
+//! steadfast-sim: the deterministic simulator and integration suites.

@@ -1,0 +1,1 @@
+//! Transports for steadfast (filled in by the transport issues).
