@@ -292,7 +292,13 @@ mod tests {
             .with_partition(3)
             .with_timestamp(-5);
         message.push_header("h", b"v").unwrap();
-        message.headers.push(Header { name: "n", value: None }).unwrap();
+        message
+            .headers
+            .push(Header {
+                name: "n",
+                value: None,
+            })
+            .unwrap();
         let record = Record {
             id: MessageId { journal: 7, seq: 9 },
             message,
@@ -301,7 +307,10 @@ mod tests {
         let n = record.encode(&mut buf).unwrap();
         assert_eq!(Record::decode(&buf[..n]).unwrap(), record);
         assert_eq!(Record::decode(&buf[..n - 1]), Err(CodecError::Malformed));
-        assert_eq!(record.encode(&mut buf[..4]), Err(CodecError::BufferTooSmall));
+        assert_eq!(
+            record.encode(&mut buf[..4]),
+            Err(CodecError::BufferTooSmall)
+        );
     }
 
     #[test]

@@ -140,12 +140,8 @@ pub trait Transport {
     /// Waits at most `timeout` for outcomes and reports each through
     /// `report`; returns how many were reported. Returning early with none
     /// is allowed.
-    fn poll(
-        &mut self,
-        now: Millis,
-        timeout: Millis,
-        report: &mut dyn FnMut(Seq, Outcome),
-    ) -> usize;
+    fn poll(&mut self, now: Millis, timeout: Millis, report: &mut dyn FnMut(Seq, Outcome))
+    -> usize;
 
     /// Records submitted whose outcome has not yet been reported.
     fn in_flight(&self) -> usize;

@@ -1,0 +1,121 @@
+//! Ordering lanes: the unit of ordering and of in-flight limits.
+//!
+//! A message's lane is a hash of its topic and its partition (or, without
+//! one, its key), so every message of one partition — and of one key — is in
+//! one lane. A lane has at most one batch in flight, and a later message of a
+//! lane is never sent ahead of an earlier one that is waiting to be retried.
+//!
+//! Each lane holds a bounded window of the messages it is working on (their
+//! journal positions, never their payloads). When the window is full the
+//! lane remembers where its overflow starts and reads it back later.
+
+use crate::journal::Position;
+use crate::message::Message;
+use crate::message::Seq;
+use crate::transport::Millis;
+
+/// Where one message of a window stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SlotState {
+    /// Waiting to be sent (first time, or again after a failure).
+    Queued,
+    /// Handed to the transport; no outcome yet.
+    InFlight,
+    /// Confirmed by the broker; waiting for earlier ones before the
+    /// watermark moves past it.
+    Confirmed,
+    /// Moved to the dead-letter area.
+    DeadLettered,
+}
+
+/// One message in a lane's window.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    pub seq: Seq,
+    pub pos: Position,
+    pub state: SlotState,
+    /// When it first failed (for the delivery timeout).
+    pub failing_since: Option<Millis>,
+    /// When it entered the window (for "oldest unconfirmed").
+    pub queued_at: Millis,
+}
+
+impl Slot {
+    pub(crate) fn done(&self) -> bool {
+        matches!(self.state, SlotState::Confirmed | SlotState::DeadLettered)
+    }
+}
+
+/// One ordering lane.
+#[derive(Debug)]
+pub(crate) struct Lane<const WINDOW: usize> {
+    pub window: heapless::Deque<Slot, WINDOW>,
+    /// First journal position of this lane's messages not in the window.
+    pub overflow: Option<Position>,
+    /// Records of this lane the transport has not answered yet.
+    pub in_flight: usize,
+    /// No send before this time (backoff).
+    pub not_before: Millis,
+    /// Consecutive failed batches (drives the backoff).
+    pub attempt: u32,
+    /// A record of the current batch failed and must be sent again.
+    pub batch_failed: bool,
+    /// Largest wait a server asked for in the current batch.
+    pub server_wait: Option<Millis>,
+}
+
+impl<const WINDOW: usize> Lane<WINDOW> {
+    pub(crate) const fn new() -> Self {
+        Lane {
+            window: heapless::Deque::new(),
+            overflow: None,
+            in_flight: 0,
+            not_before: 0,
+            attempt: 0,
+            batch_failed: false,
+            server_wait: None,
+        }
+    }
+
+    /// True if the lane could send now.
+    pub(crate) fn ready(&self, now: Millis) -> bool {
+        self.in_flight == 0
+            && now >= self.not_before
+            && self.window.iter().any(|s| s.state == SlotState::Queued)
+    }
+
+    /// The slot for `seq`, if it is in the window.
+    pub(crate) fn slot_mut(&mut self, seq: Seq) -> Option<&mut Slot> {
+        let front = self.window.front()?.seq;
+        if seq < front || seq > self.window.back()?.seq {
+            return None;
+        }
+        self.window.iter_mut().find(|s| s.seq == seq)
+    }
+
+    /// Seq of the last message the lane knows of.
+    pub(crate) fn last_seq(&self) -> Option<Seq> {
+        self.window.back().map(|s| s.seq)
+    }
+}
+
+/// FNV-1a, so lanes are stable across builds and platforms.
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The lane of a message among `lanes`.
+pub(crate) fn lane_of(message: &Message<'_>, lanes: usize) -> u16 {
+    let mut h = fnv1a(0xcbf2_9ce4_8422_2325, message.topic.as_bytes());
+    h = fnv1a(h, &[0xff]);
+    match (message.partition, message.key) {
+        (Some(p), _) => h = fnv1a(fnv1a(h, b"p"), &p.to_le_bytes()),
+        (None, Some(key)) => h = fnv1a(fnv1a(h, b"k"), key),
+        (None, None) => {}
+    }
+    (h % lanes as u64) as u16
+}

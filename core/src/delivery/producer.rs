@@ -1,0 +1,477 @@
+//! [`Producer`]: the journal and the delivery state machine, sans-IO.
+
+use core::ops::Range;
+
+use super::config::{Config, MAX_BATCH};
+use super::error::{JournalError, OpenError, OpenFailed, SendError, SendErrorKind};
+use super::lane::{Lane, Slot, SlotState, lane_of};
+use crate::journal::format::{EntryKind, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::journal::recovery::{RecoverOptions, recover};
+use crate::journal::report::RecoveryReport;
+use crate::journal::{Journal, JournalLimits, Position, WriteError, manifest_frame_len};
+use crate::message::{CodecError, Message, MessageId, Record, Seq};
+use crate::retry::Jitter;
+use crate::storage::{Storage, StorageError, StorageErrorKind};
+use crate::transport::{Failure, Millis, OutgoingRecord};
+
+/// Counters and gauges for `stats()`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages accepted by `send` since start.
+    pub sent: u64,
+    /// Messages confirmed by the broker since start.
+    pub confirmed: u64,
+    /// Failed attempts that will be retried, since start.
+    pub retried: u64,
+    /// Messages moved to the dead-letter area since start.
+    pub dead_lettered: u64,
+    /// Messages not yet done (including those recovered at start).
+    pub pending: u64,
+    /// Bytes the journal occupies.
+    pub journal_bytes: u64,
+    /// Segments in the journal.
+    pub segments: u64,
+    /// Dead letters waiting for a decision.
+    pub dead_letters: u64,
+    /// Highest seq known durable.
+    pub synced_seq: Seq,
+}
+
+/// What the user learns about a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The broker has it.
+    Confirmed {
+        /// Its id.
+        id: MessageId,
+        /// Partition it landed in.
+        partition: i32,
+        /// Offset there (-1 if unknown).
+        offset: i64,
+    },
+    /// It was moved to the dead-letter area.
+    DeadLettered {
+        /// Its id.
+        id: MessageId,
+        /// Why.
+        failure: Failure,
+    },
+}
+
+/// A batch to hand to the transport: records of one lane, in order, whose
+/// encoded bytes are in the buffer given to [`Producer::poll_transmit`].
+#[derive(Clone, Debug)]
+pub struct Transmit {
+    lane: u16,
+    records: heapless::Vec<(Seq, Range<usize>), MAX_BATCH>,
+}
+
+impl Transmit {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True if there are no records (never returned by `poll_transmit`).
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The lane the batch belongs to.
+    pub fn lane(&self) -> u16 {
+        self.lane
+    }
+
+    /// Bytes of `buf` the batch uses.
+    pub fn bytes(&self) -> usize {
+        self.records.last().map_or(0, |(_, r)| r.end)
+    }
+
+    /// Decodes the records out of the buffer `poll_transmit` filled.
+    pub fn records<'b>(
+        &'b self,
+        buf: &'b [u8],
+    ) -> impl Iterator<Item = Result<OutgoingRecord<'b>, CodecError>> + 'b {
+        self.records.iter().map(move |(seq, range)| {
+            let bytes = buf.get(range.clone()).ok_or(CodecError::Malformed)?;
+            let record = Record::decode(bytes)?;
+            Ok(OutgoingRecord {
+                seq: *seq,
+                id: record.id,
+                message: record.message,
+            })
+        })
+    }
+}
+
+/// The producer's core: a journal plus the delivery state machine, with no
+/// I/O of its own beyond the [`Storage`] it is given, no clock and no threads.
+///
+/// # Driving it
+///
+/// Every input takes `now`, milliseconds on the caller's monotonic clock.
+/// A driver repeats, in this order:
+///
+/// 1. [`send`](Self::send) new messages (each returns its seq once appended).
+///    With [`SyncPolicy::Always`], report a send complete only when
+///    [`is_synced`](Self::is_synced) says so, after calling
+///    [`sync`](Self::sync) (one sync covers every send before it: group commit).
+/// 2. While [`poll_transmit`](Self::poll_transmit) returns a batch, hand its
+///    records to the transport.
+/// 3. Wait for the transport no longer than [`poll_timeout`](Self::poll_timeout),
+///    and feed every outcome to [`handle_outcome`](Self::handle_outcome);
+///    pass each returned [`Delivery`] to the user.
+/// 4. Call [`handle_timeout`](Self::handle_timeout) (spurious calls are fine):
+///    it journals confirmations, syncs on the interval, writes the
+///    high-water mark and deletes segments nobody needs.
+///
+/// The crate documentation shows this loop in full.
+pub struct Producer<
+    S,
+    B,
+    const LANES: usize = 16,
+    const WINDOW: usize = 128,
+    const SEGMENTS: usize = 256,
+> {
+    journal: Journal<S, LANES, SEGMENTS>,
+    buf: B,
+    config: Config,
+    lanes: [Lane<WINDOW>; LANES],
+    /// Next entry to index into lane windows; `None` once caught up with
+    /// the end of the log (new messages then go straight to their lane).
+    cursor: Option<Position>,
+    next_lane: usize,
+    jitter: Jitter,
+    stats: Stats,
+    last_sync: Millis,
+    last_meta: Millis,
+    marks_changed_at: Option<Millis>,
+    manifest_len: usize,
+}
+
+/// Splits the producer buffer into (write area, manifest area, read cache).
+fn areas(buf: &mut [u8], max_entry: usize, manifest: usize) -> (&mut [u8], &mut [u8], &mut [u8]) {
+    let (write, rest) = buf.split_at_mut(max_entry);
+    let (spare, cache) = rest.split_at_mut(manifest);
+    (write, spare, cache)
+}
+
+fn kind_of<E: StorageError>(
+    e: WriteError<E>,
+    budget: u64,
+    used: u64,
+    size: usize,
+    limit: usize,
+) -> SendErrorKind {
+    match e {
+        WriteError::Storage(e) if e.kind() == StorageErrorKind::NoSpace => SendErrorKind::NoSpace,
+        WriteError::Storage(e) => SendErrorKind::Storage(e.kind()),
+        WriteError::FailedClosed(k) => SendErrorKind::FailedClosed(k),
+        WriteError::NoSegmentSlot => SendErrorKind::Full { budget, used },
+        WriteError::TooLarge => SendErrorKind::TooLarge { size, limit },
+    }
+}
+
+fn journal_error<E: StorageError>(e: WriteError<E>) -> JournalError {
+    match e {
+        WriteError::Storage(e) => JournalError::Storage(e.kind()),
+        WriteError::FailedClosed(k) => JournalError::FailedClosed(k),
+        WriteError::NoSegmentSlot => JournalError::NoSegmentSlot,
+        WriteError::TooLarge => JournalError::Unreadable,
+    }
+}
+
+impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const SEGMENTS: usize>
+    Producer<S, B, LANES, WINDOW, SEGMENTS>
+{
+    /// Bytes of buffer [`open`](Self::open) needs for `config`.
+    pub fn buffer_len(config: &Config) -> usize {
+        2 * config.max_entry + manifest_frame_len(LANES, SEGMENTS)
+    }
+
+    /// Recovers the journal in `storage` (or starts one) and opens a new
+    /// segment for appends. `buf` must be at least [`buffer_len`](Self::buffer_len).
+    #[allow(clippy::type_complexity)]
+    pub fn open(
+        storage: S,
+        mut buf: B,
+        config: Config,
+        now: Millis,
+    ) -> Result<(Self, RecoveryReport), OpenFailed<S, B, S::Error>> {
+        let manifest_len = manifest_frame_len(LANES, SEGMENTS);
+        let needed = Self::buffer_len(&config);
+        let check = if LANES == 0 || LANES > usize::from(u16::MAX) {
+            Some(OpenError::Config("LANES must be between 1 and 65535"))
+        } else if config.max_batch_records == 0 || config.max_batch_records > MAX_BATCH {
+            Some(OpenError::Config(
+                "max_batch_records must be between 1 and MAX_BATCH",
+            ))
+        } else if config.max_entry < 256 {
+            Some(OpenError::Config("max_entry must be at least 256 bytes"))
+        } else if config.segment_size
+            < (SEGMENT_HEADER_LEN + manifest_len + config.max_entry) as u64
+        {
+            Some(OpenError::Config(
+                "segment_size must hold a header, a manifest and a max_entry frame",
+            ))
+        } else if buf.as_mut().len() < needed {
+            Some(OpenError::BufferTooSmall {
+                needed,
+                got: buf.as_mut().len(),
+            })
+        } else {
+            None
+        };
+        if let Some(error) = check {
+            return Err(OpenFailed {
+                storage,
+                buffer: buf,
+                error,
+            });
+        }
+        let limits = JournalLimits {
+            segment_size: config.segment_size,
+            reserve_block: 1 << 16,
+        };
+        let options = RecoverOptions {
+            new_journal_id: config.journal_id,
+            strict: config.strict,
+        };
+        let (write, spare, cache) = areas(buf.as_mut(), config.max_entry, manifest_len);
+        let (mut journal, report) =
+            match recover::<S, LANES, SEGMENTS>(storage, cache, options, limits) {
+                Ok(ok) => ok,
+                Err((storage, e)) => {
+                    return Err(OpenFailed {
+                        storage,
+                        buffer: buf,
+                        error: OpenError::Recover(e),
+                    });
+                }
+            };
+        let _ = write;
+        let cursor = journal.segments.first().map(|s| Position {
+            segment: s.id,
+            offset: SEGMENT_HEADER_LEN as u64,
+        });
+        if let Err(e) = journal.roll(spare).and_then(|()| journal.sync()) {
+            let error = match e {
+                WriteError::Storage(e) => OpenError::Storage(e),
+                _ => OpenError::Config("could not start a new segment"),
+            };
+            return Err(OpenFailed {
+                storage: journal.storage,
+                buffer: buf,
+                error,
+            });
+        }
+        let stats = Stats {
+            pending: report.pending,
+            dead_letters: report.dead_letters,
+            ..Stats::default()
+        };
+        let producer = Producer {
+            journal,
+            buf,
+            config,
+            lanes: [const { Lane::new() }; LANES],
+            cursor,
+            next_lane: 0,
+            jitter: Jitter::new(config.jitter_seed),
+            stats,
+            last_sync: now,
+            last_meta: now,
+            marks_changed_at: None,
+            manifest_len,
+        };
+        Ok((producer, report))
+    }
+
+    /// Journals `message`. Returns its seq once appended; with
+    /// [`SyncPolicy::Always`] it is durable only once [`is_synced`](Self::is_synced).
+    /// A refused message is handed back in the error.
+    pub fn send<'a>(&mut self, now: Millis, message: Message<'a>) -> Result<Seq, SendError<'a>> {
+        let _ = now;
+        let lane = lane_of(&message, LANES);
+        let max_entry = self.config.max_entry;
+        let (write, spare, _) = areas(self.buf.as_mut(), max_entry, self.manifest_len);
+        let budget = self.config.budget;
+        let used = self.journal.bytes;
+        let mut record = Record {
+            id: MessageId {
+                journal: self.journal.id,
+                seq: self.journal.next_seq,
+            },
+            message,
+        };
+        let encode =
+            |record: &Record<'_>, write: &mut [u8]| record.encode(&mut write[FRAME_HEADER_LEN..]);
+        let Ok(mut n) = encode(&record, write) else {
+            let size = record.message.data_len() + FRAME_HEADER_LEN;
+            return Err(SendError {
+                kind: SendErrorKind::TooLarge {
+                    size,
+                    limit: max_entry,
+                },
+                message: record.message,
+            });
+        };
+        let frame = crate::journal::format::frame_len(n);
+        // Keep room for bookkeeping (confirmations, manifests), so a full
+        // journal can always record progress and shrink.
+        let reserve = 2 * self.manifest_len as u64 + 4096;
+        if used + frame as u64 + reserve > budget {
+            return Err(SendError {
+                kind: SendErrorKind::Full { budget, used },
+                message: record.message,
+            });
+        }
+        // A new segment consumes a seq for its manifest: encode again with
+        // the seq the message will really get.
+        let rolls = self
+            .journal
+            .segments
+            .last()
+            .is_none_or(|cur| cur.len + frame as u64 > self.journal.limits.segment_size);
+        if rolls {
+            if let Err(e) = self.journal.roll(spare) {
+                let kind = kind_of(e, budget, used, frame, max_entry);
+                return Err(SendError {
+                    kind,
+                    message: record.message,
+                });
+            }
+            record.id.seq = self.journal.next_seq;
+            n = match encode(&record, write) {
+                Ok(n) => n,
+                Err(_) => {
+                    let kind = SendErrorKind::TooLarge {
+                        size: frame,
+                        limit: max_entry,
+                    };
+                    return Err(SendError {
+                        kind,
+                        message: record.message,
+                    });
+                }
+            };
+        }
+        match self
+            .journal
+            .append(write, spare, n, EntryKind::Message, lane)
+        {
+            Ok((seq, pos)) => {
+                self.stats.sent += 1;
+                self.stats.pending += 1;
+                if self.cursor.is_none() {
+                    self.index(lane, seq, pos, now);
+                }
+                Ok(seq)
+            }
+            Err(e) => {
+                let kind = kind_of(e, budget, used, frame, max_entry);
+                Err(SendError {
+                    kind,
+                    message: record.message,
+                })
+            }
+        }
+    }
+
+    /// Puts a message into its lane's window, or marks the lane's overflow.
+    fn index(&mut self, lane: u16, seq: Seq, pos: Position, now: Millis) {
+        let Some(l) = self.lanes.get_mut(usize::from(lane)) else {
+            return;
+        };
+        if seq <= self.journal.marks[usize::from(lane)]
+            || l.last_seq().is_some_and(|last| seq <= last)
+        {
+            return;
+        }
+        if l.overflow.is_some() {
+            return;
+        }
+        let slot = Slot {
+            seq,
+            pos,
+            state: SlotState::Queued,
+            failing_since: None,
+            queued_at: now,
+        };
+        if l.window.push_back(slot).is_err() {
+            l.overflow = Some(pos);
+        }
+    }
+
+    /// True if entry `seq` is durable (synced).
+    pub fn is_synced(&self, seq: Seq) -> bool {
+        seq <= self.journal.synced_seq
+    }
+
+    /// True if entries were appended since the last sync.
+    pub fn needs_sync(&self) -> bool {
+        self.journal.appended_seq() > self.journal.synced_seq
+    }
+
+    /// Syncs everything appended so far (one sync for every waiting sender).
+    pub fn sync(&mut self, now: Millis) -> Result<(), JournalError> {
+        self.last_sync = now;
+        self.journal.sync().map_err(journal_error)
+    }
+
+    /// Failure that closed the journal, if any.
+    pub fn failed(&self) -> Option<StorageErrorKind> {
+        self.journal.failed
+    }
+
+    /// The journal's id (first half of every [`MessageId`]).
+    pub fn journal_id(&self) -> u64 {
+        self.journal.id
+    }
+
+    /// Counters and gauges.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            journal_bytes: self.journal.bytes,
+            segments: self.journal.segments.len() as u64,
+            synced_seq: self.journal.synced_seq,
+            ..self.stats
+        }
+    }
+
+    /// When the oldest message still in a lane window entered it.
+    pub fn oldest_pending_since(&self) -> Option<Millis> {
+        self.lanes
+            .iter()
+            .filter_map(|l| l.window.front().map(|s| s.queued_at))
+            .min()
+    }
+
+    /// The storage (for inspection; do not write to it).
+    pub fn storage(&self) -> &S {
+        &self.journal.storage
+    }
+
+    /// Mutable access to the storage, for drivers that need it (for example
+    /// to sync outside a lock). Writing journal data through it corrupts the journal.
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.journal.storage
+    }
+
+    /// Closes the producer, returning the storage and buffer. Everything
+    /// not confirmed stays in the journal for the next start.
+    pub fn into_parts(mut self) -> (S, B) {
+        let max_entry = self.config.max_entry;
+        let (write, spare, _) = areas(self.buf.as_mut(), max_entry, self.manifest_len);
+        if self.journal.failed.is_none() {
+            let _ = self.journal.flush_marks(write, spare);
+            let _ = self.journal.sync();
+            let _ = self.journal.write_meta();
+        }
+        (self.journal.storage, self.buf)
+    }
+}
+
+mod dead_letters;
+pub use dead_letters::EntryView;
+mod driving;

@@ -1,0 +1,458 @@
+//! The driver-facing half of [`Producer`]: batches out, outcomes in, timers.
+
+use super::{Delivery, Producer, Transmit, areas, journal_error};
+use crate::delivery::config::SyncPolicy;
+use crate::delivery::error::JournalError;
+use crate::delivery::lane::SlotState;
+use crate::journal::Position;
+use crate::journal::entry::DeadLetterEntry;
+use crate::journal::format::{EntryKind, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::journal::reader::Read;
+use crate::message::{MessageId, Seq};
+use crate::storage::Storage;
+use crate::transport::{Failure, FailureClass, Millis, Outcome};
+
+/// Frames read per call while indexing, so one call stays short.
+const INDEX_STEP: usize = 4096;
+
+impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const SEGMENTS: usize>
+    Producer<S, B, LANES, WINDOW, SEGMENTS>
+{
+    /// The next batch to send, its records encoded into `out`; `None` if
+    /// nothing may be sent now. Call until it returns `None`.
+    pub fn poll_transmit(
+        &mut self,
+        now: Millis,
+        out: &mut [u8],
+    ) -> Result<Option<Transmit>, JournalError> {
+        self.fill_windows(now)
+            .map_err(|_| JournalError::Unreadable)?;
+        for step in 0..LANES {
+            let lane = (self.next_lane + step) % LANES;
+            if !self.lanes[lane].ready(now) {
+                continue;
+            }
+            let batch = self.build_batch(lane, now, out)?;
+            if !batch.is_empty() {
+                self.next_lane = (lane + 1) % LANES;
+                return Ok(Some(batch));
+            }
+        }
+        Ok(None)
+    }
+
+    fn build_batch(
+        &mut self,
+        lane: usize,
+        now: Millis,
+        out: &mut [u8],
+    ) -> Result<Transmit, JournalError> {
+        let mut batch = Transmit {
+            lane: lane as u16,
+            records: heapless::Vec::new(),
+        };
+        let max_records = self.config.max_batch_records;
+        let max_bytes = self.config.max_batch_bytes.min(out.len());
+        let (_, _, cache) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
+        let mut used = 0usize;
+        let mut highest = 0;
+        for i in 0..self.lanes[lane].window.len() {
+            let Some(slot) = self.lanes[lane].window.iter().nth(i).copied() else {
+                break;
+            };
+            match slot.state {
+                SlotState::Queued => {}
+                SlotState::Confirmed | SlotState::DeadLettered => continue,
+                SlotState::InFlight => break,
+            }
+            if batch.records.len() >= max_records {
+                break;
+            }
+            let frame = match self.journal.read(cache, slot.pos) {
+                Ok(Read::Frame(f)) if f.header.seq == slot.seq => f,
+                _ => return Err(JournalError::Unreadable),
+            };
+            let len = frame.payload.len();
+            if used + len > max_bytes && !batch.records.is_empty() {
+                break;
+            }
+            if used + len > out.len() {
+                return Err(JournalError::Unreadable);
+            }
+            out[used..used + len].copy_from_slice(&cache[frame.payload.clone()]);
+            let _ = batch.records.push((slot.seq, used..used + len));
+            used += len;
+            highest = slot.seq;
+        }
+        if batch.records.is_empty() {
+            return Ok(batch);
+        }
+        // No id leaves this machine unless a restart can never reuse it.
+        self.journal.reserve(highest).map_err(journal_error)?;
+        let l = &mut self.lanes[lane];
+        for (seq, _) in &batch.records {
+            if let Some(slot) = l.slot_mut(*seq) {
+                slot.state = SlotState::InFlight;
+            }
+        }
+        l.in_flight = batch.records.len();
+        l.batch_failed = false;
+        l.server_wait = None;
+        let _ = now;
+        Ok(batch)
+    }
+
+    /// Feeds one outcome from the transport. Returns what the user should
+    /// learn, if anything (a confirmation or a dead letter). Outcomes for
+    /// records that are not in flight are ignored.
+    pub fn handle_outcome(&mut self, now: Millis, seq: Seq, outcome: Outcome) -> Option<Delivery> {
+        let lane = self.lanes.iter().position(|l| {
+            l.in_flight > 0
+                && l.window
+                    .iter()
+                    .any(|s| s.seq == seq && s.state == SlotState::InFlight)
+        })?;
+        let journal_id = self.journal.id;
+        let id = MessageId {
+            journal: journal_id,
+            seq,
+        };
+        let delivery = match outcome {
+            Outcome::Confirmed { partition, offset } => {
+                self.set_state(lane, seq, SlotState::Confirmed);
+                self.stats.confirmed += 1;
+                Some(Delivery::Confirmed {
+                    id,
+                    partition,
+                    offset,
+                })
+            }
+            Outcome::Failed(failure) => self.handle_failure(now, lane, seq, failure),
+        };
+        let l = &mut self.lanes[lane];
+        l.in_flight = l.in_flight.saturating_sub(1);
+        if l.in_flight == 0 {
+            if l.batch_failed {
+                l.attempt = l.attempt.saturating_add(1);
+                let wait = self
+                    .config
+                    .retry
+                    .backoff(l.attempt, &mut self.jitter, l.server_wait);
+                l.not_before = now + wait;
+            } else {
+                l.attempt = 0;
+            }
+        }
+        self.advance(lane, now);
+        delivery
+    }
+
+    fn set_state(&mut self, lane: usize, seq: Seq, state: SlotState) {
+        if let Some(slot) = self.lanes[lane].slot_mut(seq) {
+            slot.state = state;
+        }
+    }
+
+    fn handle_failure(
+        &mut self,
+        now: Millis,
+        lane: usize,
+        seq: Seq,
+        failure: Failure,
+    ) -> Option<Delivery> {
+        let since = {
+            let slot = self.lanes[lane].slot_mut(seq)?;
+            *slot.failing_since.get_or_insert(now)
+        };
+        let timed_out = self
+            .config
+            .retry
+            .delivery_timeout
+            .is_some_and(|limit| now.saturating_sub(since) >= limit);
+        if failure.class == FailureClass::Terminal || timed_out {
+            let failure = if failure.class == FailureClass::Terminal {
+                failure
+            } else {
+                let mut reason: heapless::String<{ crate::transport::REASON_LEN }> =
+                    heapless::String::new();
+                let _ = core::fmt::Write::write_fmt(
+                    &mut reason,
+                    format_args!(
+                        "delivery timeout after {} ms; last: {}",
+                        now - since,
+                        failure.reason
+                    ),
+                );
+                Failure::new(FailureClass::Terminal, failure.code, &reason)
+            };
+            return match self.dead_letter(lane, seq, &failure) {
+                Ok(()) => Some(Delivery::DeadLettered {
+                    id: MessageId {
+                        journal: self.journal.id,
+                        seq,
+                    },
+                    failure,
+                }),
+                Err(_) => {
+                    // Could not journal the dead letter: keep the message
+                    // and try again later rather than lose it.
+                    self.retry_later(lane, seq, None);
+                    None
+                }
+            };
+        }
+        self.retry_later(lane, seq, failure.retry_after);
+        None
+    }
+
+    fn retry_later(&mut self, lane: usize, seq: Seq, server_wait: Option<Millis>) {
+        self.set_state(lane, seq, SlotState::Queued);
+        self.stats.retried += 1;
+        let l = &mut self.lanes[lane];
+        l.batch_failed = true;
+        l.server_wait = l.server_wait.max(server_wait);
+    }
+
+    /// Writes a dead-letter entry holding a copy of the record.
+    fn dead_letter(
+        &mut self,
+        lane: usize,
+        seq: Seq,
+        failure: &Failure,
+    ) -> Result<(), JournalError> {
+        let pos = self.lanes[lane]
+            .slot_mut(seq)
+            .ok_or(JournalError::Unreadable)?
+            .pos;
+        let (write, spare, cache) =
+            areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
+        let frame = match self.journal.read(cache, pos) {
+            Ok(Read::Frame(f)) if f.header.seq == seq => f,
+            _ => return Err(JournalError::Unreadable),
+        };
+        let record = &cache[frame.payload.clone()];
+        let payload = &mut write[FRAME_HEADER_LEN..];
+        let head = DeadLetterEntry::encode_head(payload, seq, failure.code, &failure.reason)
+            .map_err(|_| JournalError::Unreadable)?;
+        let n = head + record.len();
+        payload
+            .get_mut(head..n)
+            .ok_or(JournalError::Unreadable)?
+            .copy_from_slice(record);
+        let (_, at) = self
+            .journal
+            .append(write, spare, n, EntryKind::DeadLetter, 0)
+            .map_err(journal_error)?;
+        if let Some(seg) = self
+            .journal
+            .segments
+            .iter_mut()
+            .find(|s| s.id == at.segment)
+        {
+            seg.dl_live += 1;
+            seg.dl_written += 1;
+        }
+        self.set_state(lane, seq, SlotState::DeadLettered);
+        self.stats.dead_lettered += 1;
+        self.stats.dead_letters += 1;
+        Ok(())
+    }
+
+    /// Moves the lane's watermark over its done prefix.
+    fn advance(&mut self, lane: usize, now: Millis) {
+        let l = &mut self.lanes[lane];
+        let mut moved = None;
+        while l.window.front().is_some_and(|s| s.done()) {
+            if let Some(slot) = l.window.pop_front() {
+                moved = Some(slot.seq);
+                self.stats.pending = self.stats.pending.saturating_sub(1);
+            }
+        }
+        if let Some(seq) = moved {
+            self.journal.marks[lane] = seq;
+            self.journal.marks_dirty = true;
+            self.marks_changed_at.get_or_insert(now);
+        }
+    }
+
+    /// Indexes journal entries into lane windows: first lanes whose window
+    /// overflowed, then the global cursor. Bounded work per call.
+    fn fill_windows(&mut self, now: Millis) -> Result<(), S::Error> {
+        for lane in 0..LANES {
+            let l = &self.lanes[lane];
+            if l.overflow.is_some() && !l.window.is_full() {
+                self.refill_lane(lane, now)?;
+            }
+        }
+        let mut steps = 0;
+        while let Some(pos) = self.cursor {
+            if steps == INDEX_STEP
+                || self
+                    .lanes
+                    .iter()
+                    .all(|l| l.window.is_full() || l.overflow.is_some())
+            {
+                break;
+            }
+            steps += 1;
+            self.cursor = self.step(pos, None, now)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the entry at `pos`; indexes it if it is a message (of `only`
+    /// lane, when given). Returns the position after it, or `None` at the
+    /// end of the log.
+    fn step(
+        &mut self,
+        pos: Position,
+        only: Option<usize>,
+        now: Millis,
+    ) -> Result<Option<Position>, S::Error> {
+        let (_, _, cache) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
+        match self.journal.read(cache, pos)? {
+            Read::Frame(f) => {
+                let h = f.header;
+                if h.kind == EntryKind::Message as u8
+                    && only.is_none_or(|l| l == usize::from(h.lane))
+                {
+                    self.index(h.lane, h.seq, pos, now);
+                }
+                Ok(Some(Position {
+                    segment: pos.segment,
+                    offset: f.next,
+                }))
+            }
+            // The end of a segment, or bytes damaged since recovery: go on
+            // with the next segment (recovery will report the damage).
+            Read::End | Read::Bad => {
+                Ok(self
+                    .journal
+                    .next_segment(pos.segment)
+                    .map(|segment| Position {
+                        segment,
+                        offset: SEGMENT_HEADER_LEN as u64,
+                    }))
+            }
+        }
+    }
+
+    /// Reads a lane's overflow back into its window.
+    fn refill_lane(&mut self, lane: usize, now: Millis) -> Result<(), S::Error> {
+        let Some(mut pos) = self.lanes[lane].overflow.take() else {
+            return Ok(());
+        };
+        let mut steps = 0;
+        loop {
+            if self
+                .cursor
+                .is_some_and(|c| (c.segment, c.offset) <= (pos.segment, pos.offset))
+            {
+                return Ok(());
+            }
+            if self.lanes[lane].window.is_full() || steps == INDEX_STEP {
+                self.lanes[lane].overflow = Some(pos);
+                return Ok(());
+            }
+            steps += 1;
+            match self.step(pos, Some(lane), now)? {
+                Some(next) => pos = next,
+                None => return Ok(()),
+            }
+            if self.lanes[lane].overflow.is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// When the driver must call [`handle_timeout`](Self::handle_timeout)
+    /// at the latest, or `None` if nothing is scheduled. `Some(now)` or
+    /// earlier means there is work to do right away.
+    pub fn poll_timeout(&self, now: Millis) -> Option<Millis> {
+        let mut next: Option<Millis> = None;
+        let mut at = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
+        for l in &self.lanes {
+            if l.in_flight == 0 && l.window.iter().any(|s| s.state == SlotState::Queued) {
+                at(l.not_before.max(now));
+            }
+            if l.overflow.is_some() && !l.window.is_full() {
+                at(now);
+            }
+        }
+        if self.cursor.is_some()
+            && self
+                .lanes
+                .iter()
+                .any(|l| !l.window.is_full() && l.overflow.is_none())
+        {
+            at(now);
+        }
+        if let Some(since) = self.marks_changed_at {
+            at(since + self.config.confirm_interval);
+        }
+        if self.needs_sync() {
+            match self.config.sync {
+                SyncPolicy::Always => at(now),
+                SyncPolicy::Interval(d) => at(self.last_sync + d),
+                SyncPolicy::Never => {}
+            }
+        }
+        if self.journal.synced_seq > self.journal.meta_durable {
+            at(self.last_meta + self.config.meta_interval);
+        }
+        next
+    }
+
+    /// Does whatever timers are due: journals confirmations and deletes
+    /// segments nobody needs, syncs on the interval, writes the high-water
+    /// mark. Spurious calls are harmless.
+    pub fn handle_timeout(&mut self, now: Millis) -> Result<(), JournalError> {
+        if self.journal.failed.is_some() {
+            return Err(JournalError::FailedClosed(
+                self.journal
+                    .failed
+                    .unwrap_or(crate::StorageErrorKind::Other),
+            ));
+        }
+        let (write, spare, _) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
+        if self
+            .marks_changed_at
+            .is_some_and(|t| now >= t + self.config.confirm_interval)
+        {
+            self.journal
+                .flush_marks(write, spare)
+                .map_err(journal_error)?;
+            self.journal.collect(write, spare).map_err(journal_error)?;
+            self.marks_changed_at = None;
+        }
+        let sync_due = match self.config.sync {
+            SyncPolicy::Always => true,
+            SyncPolicy::Interval(d) => now >= self.last_sync + d,
+            SyncPolicy::Never => false,
+        };
+        if sync_due && self.needs_sync() {
+            self.sync(now)?;
+        }
+        if self.journal.synced_seq > self.journal.meta_durable
+            && now >= self.last_meta + self.config.meta_interval
+        {
+            self.journal.write_meta().map_err(journal_error)?;
+            self.last_meta = now;
+        }
+        Ok(())
+    }
+
+    /// True when every message is done and nothing is in flight.
+    pub fn is_idle(&self) -> bool {
+        self.cursor.is_none()
+            && self
+                .lanes
+                .iter()
+                .all(|l| l.window.is_empty() && l.overflow.is_none() && l.in_flight == 0)
+    }
+
+    /// Records handed to the transport and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.lanes.iter().map(|l| l.in_flight).sum()
+    }
+}

@@ -1,0 +1,474 @@
+//! The journal: segmented, append-only, checksummed, chained.
+//!
+//! Every message is an entry here before `send` reports it; the journal also
+//! records which messages are done (per-lane watermarks), dead letters and
+//! their resolution, and segment deletions. Recovery ([`recovery`]) rebuilds
+//! the in-memory index from nothing but what storage returns.
+//!
+//! In memory the journal keeps only a compact index: one [`SegmentInfo`] per
+//! live segment (its seq range, length, and the highest message seq of each
+//! lane in it). A segment is deleted as soon as every lane's watermark has
+//! passed all of its messages and it holds no live dead letter — under
+//! continuous load, not only when the queue drains.
+//!
+//! Byte layout: [`format`] and `docs/journal-format.md`.
+
+pub mod entry;
+pub mod format;
+pub(crate) mod reader;
+pub mod recovery;
+pub mod report;
+
+use core::fmt;
+
+use entry::{Writer, encode_manifest, encode_watermarks};
+use format::{
+    EntryKind, FRAME_HEADER_LEN, MetaSlot, SEGMENT_HEADER_LEN, SegmentHeader, frame_len, seal_frame,
+};
+use reader::{ChunkReader, Read};
+
+use crate::message::Seq;
+use crate::storage::{SegmentId, Storage, StorageError, StorageErrorKind};
+
+/// Where an entry sits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// Segment.
+    pub segment: SegmentId,
+    /// Byte offset of the frame.
+    pub offset: u64,
+}
+
+/// The compact in-memory index of one segment.
+#[derive(Clone, Debug)]
+pub(crate) struct SegmentInfo<const LANES: usize> {
+    pub id: SegmentId,
+    /// Seq of the entry before this segment.
+    pub prev_seq: Seq,
+    /// Seq of its last entry (`prev_seq` while empty).
+    pub last_seq: Seq,
+    /// Checksum of its last entry.
+    pub last_crc: u32,
+    /// Bytes, header included.
+    pub len: u64,
+    /// Highest message seq of each lane in this segment (0: none).
+    pub lane_max: [Seq; LANES],
+    /// Lowest message seq of each lane in this segment (0: none).
+    pub lane_min: [Seq; LANES],
+    /// Messages of each lane in this segment.
+    pub lane_count: [u32; LANES],
+    /// Dead letters in it not yet discarded or re-driven.
+    pub dl_live: u32,
+    /// Dead letters ever written into it.
+    pub dl_written: u32,
+    /// Highest segment holding a dead letter resolved by an entry in this
+    /// one: this segment must outlive it, or the dead letter would come back.
+    pub resolve_pin: Option<SegmentId>,
+    /// Recovery found damage in it: quarantine it instead of deleting it.
+    pub damaged: bool,
+}
+
+impl<const LANES: usize> SegmentInfo<LANES> {
+    pub(crate) fn new(id: SegmentId, prev_seq: Seq, prev_crc: u32) -> Self {
+        SegmentInfo {
+            id,
+            prev_seq,
+            last_seq: prev_seq,
+            last_crc: prev_crc,
+            len: SEGMENT_HEADER_LEN as u64,
+            lane_max: [0; LANES],
+            lane_min: [0; LANES],
+            lane_count: [0; LANES],
+            dl_live: 0,
+            dl_written: 0,
+            resolve_pin: None,
+            damaged: false,
+        }
+    }
+
+    /// Counts a message of `lane` in this segment's summary.
+    pub(crate) fn add_message(&mut self, lane: u16, seq: Seq) {
+        let lane = usize::from(lane);
+        if lane < LANES {
+            self.lane_max[lane] = seq;
+            if self.lane_count[lane] == 0 {
+                self.lane_min[lane] = seq;
+            }
+            self.lane_count[lane] += 1;
+        }
+    }
+
+    pub(crate) fn contains(&self, seq: Seq) -> bool {
+        seq > self.prev_seq && seq <= self.last_seq
+    }
+}
+
+/// Failure of a journal write.
+#[derive(Debug)]
+pub(crate) enum WriteError<E> {
+    /// Storage failed (and, for I/O errors, the journal failed closed).
+    Storage(E),
+    /// An earlier I/O error left the journal failed closed.
+    FailedClosed(StorageErrorKind),
+    /// Every segment slot is in use.
+    NoSegmentSlot,
+    /// The entry does not fit the buffers.
+    TooLarge,
+}
+
+impl<E: StorageError> fmt::Display for WriteError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::Storage(e) => write!(f, "{e}"),
+            WriteError::FailedClosed(kind) => write!(f, "journal failed closed after: {kind}"),
+            WriteError::NoSegmentSlot => f.write_str("all segment slots are in use"),
+            WriteError::TooLarge => f.write_str("entry too large for the journal's buffers"),
+        }
+    }
+}
+
+/// Sizes the journal works with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournalLimits {
+    /// A new segment is started when the current one would exceed this.
+    pub segment_size: u64,
+    /// Seqs reserved per meta write (ids above the last reservation are
+    /// never handed to a transport).
+    pub reserve_block: u64,
+}
+
+/// Bytes the largest manifest for these capacities needs (frame included).
+pub const fn manifest_frame_len(lanes: usize, segments: usize) -> usize {
+    frame_len(2 + 10 * lanes + 4 + 8 * segments)
+}
+
+/// The journal's write side and index. Owned by [`Producer`](crate::Producer).
+pub(crate) struct Journal<S, const LANES: usize, const SEGS: usize> {
+    pub storage: S,
+    pub id: u64,
+    pub lanes_on_disk: u16,
+    pub segments: heapless::Vec<SegmentInfo<LANES>, SEGS>,
+    pub next_seq: Seq,
+    pub last_crc: u32,
+    pub synced_seq: Seq,
+    pub meta_generation: u64,
+    pub meta_durable: Seq,
+    pub reserved_seq: Seq,
+    /// Per-lane watermark: every message of the lane up to it is done.
+    pub marks: [Seq; LANES],
+    pub marks_dirty: bool,
+    pub bytes: u64,
+    pub failed: Option<StorageErrorKind>,
+    pub limits: JournalLimits,
+    pub reader: ChunkReader,
+}
+
+impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> {
+    /// Seq of the last entry appended.
+    pub(crate) fn appended_seq(&self) -> Seq {
+        self.next_seq - 1
+    }
+
+    fn check_open(&self) -> Result<(), WriteError<S::Error>> {
+        match self.failed {
+            Some(kind) => Err(WriteError::FailedClosed(kind)),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&mut self, e: S::Error) -> WriteError<S::Error> {
+        if matches!(
+            e.kind(),
+            StorageErrorKind::Io | StorageErrorKind::FailedClosed
+        ) {
+            self.failed = Some(e.kind());
+        }
+        WriteError::Storage(e)
+    }
+
+    /// Appends the entry prepared in `frame[FRAME_HEADER_LEN..][..payload_len]`,
+    /// starting a new segment first if it would not fit (the manifest of the
+    /// new segment is built in `spare`). Returns its seq and position.
+    pub(crate) fn append(
+        &mut self,
+        frame: &mut [u8],
+        spare: &mut [u8],
+        payload_len: usize,
+        kind: EntryKind,
+        lane: u16,
+    ) -> Result<(Seq, Position), WriteError<S::Error>> {
+        self.check_open()?;
+        let total = frame_len(payload_len);
+        if total > frame.len()
+            || SEGMENT_HEADER_LEN as u64 + total as u64 + spare.len() as u64
+                > self.limits.segment_size
+        {
+            return Err(WriteError::TooLarge);
+        }
+        let needs_roll = match self.segments.last() {
+            None => true,
+            Some(cur) => cur.len + total as u64 > self.limits.segment_size,
+        };
+        if needs_roll {
+            self.roll(spare)?;
+        }
+        self.append_raw(frame, payload_len, kind, lane)
+    }
+
+    fn append_raw(
+        &mut self,
+        frame: &mut [u8],
+        payload_len: usize,
+        kind: EntryKind,
+        lane: u16,
+    ) -> Result<(Seq, Position), WriteError<S::Error>> {
+        let seq = self.next_seq;
+        let (total, crc) = seal_frame(frame, payload_len, kind, lane, seq, self.last_crc);
+        let Some(cur) = self.segments.last() else {
+            return Err(WriteError::NoSegmentSlot);
+        };
+        let (id, offset) = (cur.id, cur.len);
+        if let Err(e) = self.storage.append(id, &frame[..total]) {
+            return Err(self.fail(e));
+        }
+        let cur = self.segments.last_mut().ok_or(WriteError::NoSegmentSlot)?;
+        cur.len += total as u64;
+        cur.last_seq = seq;
+        cur.last_crc = crc;
+        if kind == EntryKind::Message {
+            cur.add_message(lane, seq);
+        }
+        self.bytes += total as u64;
+        self.next_seq += 1;
+        self.last_crc = crc;
+        Ok((
+            seq,
+            Position {
+                segment: id,
+                offset,
+            },
+        ))
+    }
+
+    /// Seals the current segment (synced) and starts the next one with its
+    /// header and manifest.
+    pub(crate) fn roll(&mut self, spare: &mut [u8]) -> Result<(), WriteError<S::Error>> {
+        self.check_open()?;
+        if self.segments.is_full() {
+            return Err(WriteError::NoSegmentSlot);
+        }
+        if self.segments.last().is_some() {
+            self.sync()?;
+        }
+        let id = self.segments.last().map_or(1, |s| s.id + 1);
+        let header = SegmentHeader {
+            lanes: self.lanes_on_disk,
+            journal: self.id,
+            segment: id,
+            prev_seq: self.next_seq - 1,
+            prev_chain: self.last_crc,
+        };
+        if let Err(e) = self
+            .storage
+            .create(id)
+            .and_then(|()| self.storage.append(id, &header.encode()))
+        {
+            return Err(self.fail(e));
+        }
+        let live = self.segments.iter().map(|s| s.id);
+        let marks = self
+            .marks
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m > 0)
+            .map(|(l, m)| (l as u16, *m));
+        let payload = spare
+            .get_mut(FRAME_HEADER_LEN..)
+            .ok_or(WriteError::TooLarge)?;
+        let n = encode_manifest(payload, marks, live).map_err(|_| WriteError::TooLarge)?;
+        let info = SegmentInfo::new(id, self.next_seq - 1, self.last_crc);
+        // Cannot fail: checked `is_full` above.
+        let _ = self.segments.push(info);
+        self.bytes += SEGMENT_HEADER_LEN as u64;
+        self.marks_dirty = false;
+        self.append_raw(spare, n, EntryKind::Manifest, 0)?;
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable.
+    pub(crate) fn sync(&mut self) -> Result<(), WriteError<S::Error>> {
+        self.check_open()?;
+        let appended = self.appended_seq();
+        if appended <= self.synced_seq {
+            return Ok(());
+        }
+        let Some(id) = self.segments.last().map(|s| s.id) else {
+            return Ok(());
+        };
+        match self.storage.sync(id) {
+            Ok(()) => {
+                self.synced_seq = appended;
+                Ok(())
+            }
+            Err(e) => {
+                // A failed fsync may have dropped dirty pages: fail closed.
+                self.failed = Some(StorageErrorKind::FailedClosed);
+                Err(WriteError::Storage(e))
+            }
+        }
+    }
+
+    /// Writes the meta slot: the high-water mark (what is synced now) and
+    /// the seq reservation.
+    pub(crate) fn write_meta(&mut self) -> Result<(), WriteError<S::Error>> {
+        self.check_open()?;
+        let (segment, chain) = self
+            .segments
+            .iter()
+            .rev()
+            .find(|s| s.contains(self.synced_seq))
+            .map_or((0, 0), |s| (s.id, chain_of(s, self.synced_seq)));
+        let generation = self.meta_generation + 1;
+        let slot = MetaSlot {
+            lanes: self.lanes_on_disk,
+            journal: self.id,
+            generation,
+            durable_seq: self.synced_seq,
+            segment,
+            chain,
+            reserved_seq: self.reserved_seq,
+        };
+        if let Err(e) = self
+            .storage
+            .write_meta((generation % 2) as usize, &slot.encode())
+        {
+            return Err(self.fail(e));
+        }
+        self.meta_generation = generation;
+        self.meta_durable = self.synced_seq;
+        Ok(())
+    }
+
+    /// Makes sure ids up to `seq` are covered by a durable reservation.
+    pub(crate) fn reserve(&mut self, seq: Seq) -> Result<(), WriteError<S::Error>> {
+        if seq <= self.reserved_seq {
+            return Ok(());
+        }
+        let previous = self.reserved_seq;
+        self.reserved_seq = seq + self.limits.reserve_block;
+        self.write_meta()
+            .inspect_err(|_| self.reserved_seq = previous)
+    }
+
+    /// Journals the lane watermarks if they moved.
+    pub(crate) fn flush_marks(
+        &mut self,
+        frame: &mut [u8],
+        spare: &mut [u8],
+    ) -> Result<(), WriteError<S::Error>> {
+        if !self.marks_dirty {
+            return Ok(());
+        }
+        let marks = self
+            .marks
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m > 0)
+            .map(|(l, m)| (l as u16, *m));
+        let payload = frame
+            .get_mut(FRAME_HEADER_LEN..)
+            .ok_or(WriteError::TooLarge)?;
+        let n = encode_watermarks(payload, marks).map_err(|_| WriteError::TooLarge)?;
+        self.append(frame, spare, n, EntryKind::Confirm, 0)?;
+        self.marks_dirty = false;
+        Ok(())
+    }
+
+    /// True if nothing in this (sealed) segment is needed any more.
+    fn removable(&self, index: usize) -> bool {
+        let seg = &self.segments[index];
+        if index + 1 == self.segments.len() || seg.dl_live > 0 {
+            return false;
+        }
+        let messages_done = seg
+            .lane_max
+            .iter()
+            .zip(self.marks.iter())
+            .all(|(max, mark)| max <= mark);
+        let unpinned = match seg.resolve_pin {
+            None => true,
+            Some(pin) => !self
+                .segments
+                .iter()
+                .any(|s| s.id <= pin && s.dl_written > 0 && s.id != seg.id),
+        };
+        messages_done && unpinned
+    }
+
+    /// Deletes every sealed segment that is no longer needed: journals the
+    /// watermarks and a `SegmentRemoved` entry for each, syncs, then removes
+    /// the files (damaged ones go to quarantine). Returns how many went.
+    pub(crate) fn collect(
+        &mut self,
+        frame: &mut [u8],
+        spare: &mut [u8],
+    ) -> Result<usize, WriteError<S::Error>> {
+        let mut doomed: heapless::Vec<SegmentId, SEGS> = heapless::Vec::new();
+        for i in 0..self.segments.len() {
+            if self.removable(i) {
+                let _ = doomed.push(self.segments[i].id);
+            }
+        }
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        self.flush_marks(frame, spare)?;
+        for id in &doomed {
+            let payload = frame
+                .get_mut(FRAME_HEADER_LEN..)
+                .ok_or(WriteError::TooLarge)?;
+            let n = {
+                let mut w = Writer::new(payload);
+                w.u64(*id).map_err(|_| WriteError::TooLarge)?;
+                w.len()
+            };
+            self.append(frame, spare, n, EntryKind::SegmentRemoved, 0)?;
+        }
+        self.sync()?;
+        for id in &doomed {
+            let Some(index) = self.segments.iter().position(|s| s.id == *id) else {
+                continue;
+            };
+            let damaged = self.segments[index].damaged;
+            let result = if damaged {
+                self.storage.quarantine(*id)
+            } else {
+                self.storage.remove(*id)
+            };
+            if let Err(e) = result {
+                return Err(self.fail(e));
+            }
+            let seg = self.segments.remove(index);
+            self.bytes = self.bytes.saturating_sub(seg.len);
+            self.reader.invalidate();
+        }
+        Ok(doomed.len())
+    }
+
+    /// Reads the frame at `pos` into `cache`.
+    pub(crate) fn read(&mut self, cache: &mut [u8], pos: Position) -> Result<Read, S::Error> {
+        self.reader
+            .frame(&mut self.storage, cache, pos.segment, pos.offset)
+    }
+
+    /// The segment after `id`, if any.
+    pub(crate) fn next_segment(&self, id: SegmentId) -> Option<SegmentId> {
+        self.segments.iter().map(|s| s.id).find(|s| *s > id)
+    }
+}
+
+/// The chain value recorded in the meta slot for `seq`: only the last
+/// entry's checksum is kept in memory, so an older synced seq records 0.
+fn chain_of<const LANES: usize>(seg: &SegmentInfo<LANES>, seq: Seq) -> u32 {
+    if seg.last_seq == seq { seg.last_crc } else { 0 }
+}

@@ -1,0 +1,148 @@
+//! Reading frames back from a segment, through a chunk cache.
+//!
+//! Recovery reads whole journals (it must reach at least 1 GB/s), and the
+//! send path reads payloads back when messages are (re)sent, so frames are
+//! parsed out of one large buffer filled by few big `read` calls rather than
+//! two small reads per entry.
+
+use core::ops::Range;
+
+use super::format::{FRAME_ALIGN, FRAME_HEADER_LEN, FrameHeader, frame_len};
+use crate::storage::{SegmentId, Storage};
+
+/// A frame found at a position.
+#[derive(Clone, Debug)]
+pub(crate) struct Frame {
+    /// The parsed header.
+    pub header: FrameHeader,
+    /// Where the payload sits in the chunk buffer.
+    pub payload: Range<usize>,
+    /// Offset of the next frame in the segment.
+    pub next: u64,
+}
+
+/// What is at a position in a segment.
+#[derive(Clone, Debug)]
+pub(crate) enum Read {
+    /// A frame whose checksum is good.
+    Frame(Frame),
+    /// The segment ends exactly here.
+    End,
+    /// Bytes that are not a valid frame (torn, corrupt, or garbage).
+    Bad,
+}
+
+/// Caches one window of one segment in a caller-provided buffer.
+pub(crate) struct ChunkReader {
+    segment: Option<SegmentId>,
+    start: u64,
+    len: usize,
+    /// Length of the segment when the chunk was read.
+    pub segment_len: u64,
+}
+
+impl ChunkReader {
+    pub(crate) fn new() -> Self {
+        ChunkReader {
+            segment: None,
+            start: 0,
+            len: 0,
+            segment_len: 0,
+        }
+    }
+
+    /// Forgets the cached chunk (after the segment changed underneath).
+    pub(crate) fn invalidate(&mut self) {
+        self.segment = None;
+        self.len = 0;
+    }
+
+    /// Makes `[at, at + want)` of `segment` available in `buf`, reading a
+    /// chunk as large as `buf` starting at `at` if it is not cached.
+    /// Returns the range in `buf`, shorter if the segment ends first.
+    fn ensure<S: Storage>(
+        &mut self,
+        storage: &mut S,
+        buf: &mut [u8],
+        segment: SegmentId,
+        at: u64,
+        want: usize,
+    ) -> Result<Range<usize>, S::Error> {
+        let cached = self.segment == Some(segment)
+            && at >= self.start
+            && at + want as u64 <= self.start + self.len as u64;
+        if !cached {
+            self.segment_len = storage.len(segment)?;
+            let n = storage.read(segment, at, buf)?;
+            self.segment = Some(segment);
+            self.start = at;
+            self.len = n;
+        }
+        let from = (at - self.start) as usize;
+        let to = (from + want).min(self.len);
+        Ok(from..to.max(from))
+    }
+
+    /// Reads the frame at `at` in `segment` and checks its checksum.
+    /// A frame longer than `buf` is `Bad`: no valid frame can be, since the
+    /// writer refuses entries that do not fit the same buffer.
+    pub(crate) fn frame<S: Storage>(
+        &mut self,
+        storage: &mut S,
+        buf: &mut [u8],
+        segment: SegmentId,
+        at: u64,
+    ) -> Result<Read, S::Error> {
+        let head = self.ensure(storage, buf, segment, at, FRAME_HEADER_LEN)?;
+        if head.is_empty() && at >= self.segment_len {
+            return Ok(Read::End);
+        }
+        if head.len() < FRAME_HEADER_LEN {
+            return Ok(Read::Bad);
+        }
+        let mut header_bytes = [0u8; FRAME_HEADER_LEN];
+        header_bytes.copy_from_slice(&buf[head.clone()]);
+        let header = FrameHeader::parse(&header_bytes);
+        let total = frame_len(header.len as usize);
+        if total > buf.len() {
+            return Ok(Read::Bad);
+        }
+        let whole = self.ensure(storage, buf, segment, at, total)?;
+        if whole.len() < total {
+            return Ok(Read::Bad);
+        }
+        let payload =
+            whole.start + FRAME_HEADER_LEN..whole.start + FRAME_HEADER_LEN + header.len as usize;
+        if !header.verify(&header_bytes, &buf[payload.clone()]) {
+            return Ok(Read::Bad);
+        }
+        Ok(Read::Frame(Frame {
+            header,
+            payload,
+            next: at + total as u64,
+        }))
+    }
+
+    /// Searches forward from `from` (exclusive) for the next valid frame
+    /// whose seq is above `after`, returning its offset.
+    pub(crate) fn resync<S: Storage>(
+        &mut self,
+        storage: &mut S,
+        buf: &mut [u8],
+        segment: SegmentId,
+        from: u64,
+        after: u64,
+    ) -> Result<Option<u64>, S::Error> {
+        let mut at = from + FRAME_ALIGN as u64;
+        loop {
+            if at + FRAME_HEADER_LEN as u64 > self.segment_len {
+                return Ok(None);
+            }
+            match self.frame(storage, buf, segment, at)? {
+                Read::Frame(f) if f.header.seq > after => return Ok(Some(at)),
+                Read::End => return Ok(None),
+                _ => at += FRAME_ALIGN as u64,
+            }
+        }
+    }
+}

@@ -1,0 +1,666 @@
+//! Recovery: rebuild the journal's index from what storage returns.
+//!
+//! A named mode (after fjall's journal recovery), and a pure function of the
+//! bytes storage returns plus the options; the only writes it makes are the
+//! repairs it reports (cutting a torn tail, quarantining a segment, finishing
+//! a deletion a crash interrupted). In strict mode it makes none and refuses.
+//!
+//! What it checks, in order:
+//! 1. The meta slots: the valid one with the higher generation gives the
+//!    high-water mark and the seq reservation.
+//! 2. Each segment's header: magic, checksum, version, journal id, own id,
+//!    and that it chains to the end of the segment before it.
+//! 3. Each entry: framing and CRC-32C, then that its seq and chain follow its
+//!    predecessor. A bad frame with nothing valid after it in the last
+//!    segment is a torn tail (cut); anything else is damage: the scan resyncs
+//!    on the next valid frame and reports what the skipped bytes held.
+//! 4. The newest manifest: every segment it lists must be present unless a
+//!    later entry says it was removed on purpose.
+//! 5. The high-water mark: a log that ends before it was truncated.
+
+use core::fmt;
+
+use super::entry::{
+    DeadLetterEntry, Reader, decode_manifest, decode_resolve, decode_segment_removed,
+    decode_watermarks,
+};
+use super::format::{EntryKind, HeaderError, MetaSlot, SEGMENT_HEADER_LEN, SegmentHeader};
+use super::reader::{ChunkReader, Read};
+use super::report::{Damage, RecoveryReport, SeqRange, TornTail};
+use super::{Journal, JournalLimits, SegmentInfo};
+use crate::message::Seq;
+use crate::storage::{META_SLOT_LEN, SegmentId, Storage, StorageError};
+
+/// How to recover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecoverOptions {
+    /// Id for a new journal, if there is none yet (from the caller's random
+    /// source: the core has none).
+    pub new_journal_id: u64,
+    /// Refuse to start, changing nothing, if any damage is found.
+    pub strict: bool,
+}
+
+/// Why recovery could not produce a journal.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RecoverError<E> {
+    /// Storage failed while reading or repairing.
+    Storage(E),
+    /// The journal was written by a newer steadfast.
+    NewerVersion {
+        /// Version found on disk.
+        found: u16,
+        /// Highest version this build reads.
+        supported: u16,
+    },
+    /// More segments than the configured capacity.
+    TooManySegments {
+        /// The capacity (the `SEGMENTS` parameter).
+        capacity: usize,
+    },
+    /// The journal was created with a different number of lanes.
+    LanesMismatch {
+        /// Lanes in the journal.
+        journal: u16,
+        /// Lanes this producer was built with.
+        configured: usize,
+    },
+    /// Strict mode found damage; nothing was changed.
+    Damaged(RecoveryReport),
+}
+
+impl<E: StorageError> fmt::Display for RecoverError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecoverError::Storage(e) => {
+                write!(f, "storage error during recovery: {e} ({})", e.kind())
+            }
+            RecoverError::NewerVersion { found, supported } => write!(
+                f,
+                "journal format version {found} is newer than this build reads ({supported}); upgrade steadfast"
+            ),
+            RecoverError::TooManySegments { capacity } => write!(
+                f,
+                "journal has more than {capacity} segments; raise the SEGMENTS capacity or the segment size"
+            ),
+            RecoverError::LanesMismatch {
+                journal,
+                configured,
+            } => write!(
+                f,
+                "journal was created with {journal} lanes but this producer has {configured}; use the same LANES"
+            ),
+            RecoverError::Damaged(report) => write!(
+                f,
+                "strict mode: journal is damaged, nothing changed:\n{report}"
+            ),
+        }
+    }
+}
+
+impl<E: StorageError> core::error::Error for RecoverError<E> {}
+
+/// A repair recovery will make once the scan is accepted.
+#[derive(Clone, Copy, Debug)]
+enum Repair {
+    Truncate(SegmentId, u64),
+    Quarantine(SegmentId),
+    Remove(SegmentId),
+}
+
+/// Corrupt bytes that ran to the end of a sealed segment.
+#[derive(Clone, Copy)]
+struct OpenLoss {
+    segment: SegmentId,
+    offset: u64,
+    len: u64,
+    from: Seq,
+}
+
+impl OpenLoss {
+    fn damage(self, upto: Seq) -> Damage {
+        Damage::CorruptRegion {
+            segment: self.segment,
+            offset: self.offset,
+            len: self.len,
+            lost: SeqRange::new(self.from, upto),
+        }
+    }
+}
+
+struct Scan<const LANES: usize, const SEGS: usize> {
+    report: RecoveryReport,
+    segments: heapless::Vec<SegmentInfo<LANES>, SEGS>,
+    repairs: heapless::Vec<Repair, SEGS>,
+    marks: [Seq; LANES],
+    manifest: heapless::Vec<SegmentId, SEGS>,
+    manifest_segment: Option<SegmentId>,
+    removed: heapless::Vec<SegmentId, SEGS>,
+    /// Damage running off the end of a segment, closed by the next header.
+    open_loss: Option<OpenLoss>,
+    last_seq: Seq,
+    last_crc: u32,
+    lanes_on_disk: Option<u16>,
+}
+
+fn storage<E>(e: E) -> RecoverError<E> {
+    RecoverError::Storage(e)
+}
+
+fn version_error<E>(e: HeaderError) -> Option<RecoverError<E>> {
+    match e {
+        HeaderError::Version(found) => Some(RecoverError::NewerVersion {
+            found,
+            supported: super::format::VERSION,
+        }),
+        _ => None,
+    }
+}
+
+/// Reads the meta slots: the valid slot with the highest generation, and
+/// whether any slot was written but invalid.
+fn read_meta<S: Storage>(
+    storage: &mut S,
+) -> Result<(Option<MetaSlot>, bool), RecoverError<S::Error>> {
+    let mut best: Option<MetaSlot> = None;
+    let mut damaged = 0;
+    let mut written = 0;
+    for slot in 0..2 {
+        let mut buf = [0u8; META_SLOT_LEN];
+        if !storage
+            .read_meta(slot, &mut buf)
+            .map_err(storage_err::<S>)?
+        {
+            continue;
+        }
+        written += 1;
+        match MetaSlot::decode(&buf) {
+            Ok(m) if best.is_none_or(|b| m.generation > b.generation) => best = Some(m),
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(err) = version_error(e) {
+                    return Err(err);
+                }
+                damaged += 1;
+            }
+        }
+    }
+    Ok((best, written > 0 && damaged == written))
+}
+
+fn storage_err<S: Storage>(e: S::Error) -> RecoverError<S::Error> {
+    storage(e)
+}
+
+/// Recovers the journal in `storage` (or starts a new one), using `cache`
+/// as the read buffer. On failure the storage is handed back.
+#[allow(clippy::type_complexity)]
+pub(crate) fn recover<S: Storage, const LANES: usize, const SEGS: usize>(
+    mut storage: S,
+    cache: &mut [u8],
+    options: RecoverOptions,
+    limits: JournalLimits,
+) -> Result<(Journal<S, LANES, SEGS>, RecoveryReport), (S, RecoverError<S::Error>)> {
+    match scan::<S, LANES, SEGS>(&mut storage, cache, options) {
+        Ok(scan) => {
+            let (mut journal, mut report) = finish(storage, scan, options, limits)?;
+            match count_pending(&mut journal, cache) {
+                Ok(pending) => report.pending = pending,
+                Err(e) => return Err((journal.storage, RecoverError::Storage(e))),
+            }
+            Ok((journal, report))
+        }
+        Err(e) => Err((storage, e)),
+    }
+}
+
+fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
+    storage: &mut S,
+    cache: &mut [u8],
+    options: RecoverOptions,
+) -> Result<(Scan<LANES, SEGS>, Option<MetaSlot>), RecoverError<S::Error>> {
+    let (meta, meta_damaged) = read_meta(storage)?;
+    let mut ids: heapless::Vec<SegmentId, SEGS> = heapless::Vec::new();
+    let mut overflow = false;
+    storage
+        .list(&mut |id| {
+            if ids.push(id).is_err() {
+                overflow = true;
+            }
+        })
+        .map_err(storage_err::<S>)?;
+    if overflow {
+        return Err(RecoverError::TooManySegments { capacity: SEGS });
+    }
+    ids.sort_unstable();
+
+    let mut s = Scan::<LANES, SEGS> {
+        report: RecoveryReport::default(),
+        segments: heapless::Vec::new(),
+        repairs: heapless::Vec::new(),
+        marks: [0; LANES],
+        manifest: heapless::Vec::new(),
+        manifest_segment: None,
+        removed: heapless::Vec::new(),
+        open_loss: None,
+        last_seq: 0,
+        last_crc: 0,
+        lanes_on_disk: meta.map(|m| m.lanes),
+    };
+    if meta_damaged {
+        s.report.push(Damage::MetaDamaged);
+    }
+    // The journal id: the meta's, else the first readable header's, else new.
+    let mut journal = meta.map(|m| m.journal);
+    let mut reader = ChunkReader::new();
+    let last_index = ids.len().saturating_sub(1);
+    for (index, &id) in ids.iter().enumerate() {
+        let mut head = [0u8; SEGMENT_HEADER_LEN];
+        let n = storage.read(id, 0, &mut head).map_err(storage_err::<S>)?;
+        let header = match SegmentHeader::decode(&head[..n]) {
+            Ok(h) => h,
+            Err(HeaderError::Short) if index == last_index && all_zero_or_empty(&head[..n]) => {
+                // Created by a crash that interrupted `roll`: holds nothing.
+                let _ = s.repairs.push(Repair::Remove(id));
+                continue;
+            }
+            Err(e) => {
+                if let Some(err) = version_error(e) {
+                    return Err(err);
+                }
+                s.report.push(Damage::BadSegmentHeader { segment: id });
+                let _ = s.repairs.push(Repair::Quarantine(id));
+                continue;
+            }
+        };
+        if header.segment != id {
+            s.report.push(Damage::BadSegmentHeader { segment: id });
+            let _ = s.repairs.push(Repair::Quarantine(id));
+            continue;
+        }
+        let journal_id = *journal.get_or_insert(header.journal);
+        if header.journal != journal_id {
+            s.report.push(Damage::ForeignSegment {
+                segment: id,
+                journal: header.journal,
+            });
+            let _ = s.repairs.push(Repair::Quarantine(id));
+            continue;
+        }
+        let lanes = *s.lanes_on_disk.get_or_insert(header.lanes);
+        if lanes != header.lanes || usize::from(lanes) != LANES {
+            return Err(RecoverError::LanesMismatch {
+                journal: header.lanes,
+                configured: LANES,
+            });
+        }
+        scan_segment(
+            storage,
+            cache,
+            &mut reader,
+            &mut s,
+            header,
+            index == last_index,
+        )?;
+        s.report.segments += 1;
+    }
+
+    let journal_id = match journal {
+        Some(j) => j,
+        None => {
+            s.report.created = true;
+            options.new_journal_id
+        }
+    };
+    s.report.journal = journal_id;
+    if let Some(open) = s.open_loss.take() {
+        let upto = meta.map_or(0, |m| m.durable_seq);
+        s.report.push(open.damage(upto.max(open.from)));
+    }
+    check_manifest(&mut s);
+    if let Some(m) = meta {
+        if m.durable_seq > s.last_seq && !s.segments.is_empty() {
+            if let Some(lost) = SeqRange::new(s.last_seq + 1, m.durable_seq) {
+                s.report.push(Damage::Truncated { lost });
+            }
+        }
+    }
+    Ok((s, meta))
+}
+
+fn all_zero_or_empty(b: &[u8]) -> bool {
+    b.iter().all(|x| *x == 0)
+}
+
+fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
+    storage: &mut S,
+    cache: &mut [u8],
+    reader: &mut ChunkReader,
+    s: &mut Scan<LANES, SEGS>,
+    header: SegmentHeader,
+    is_last: bool,
+) -> Result<(), RecoverError<S::Error>> {
+    let id = header.segment;
+    // Continuity with the segment before, when it is the one right before.
+    let follows_previous = s.segments.last().is_some_and(|p| p.id + 1 == id);
+    if let Some(open) = s.open_loss.take() {
+        s.report.push(open.damage(header.prev_seq));
+    } else if follows_previous && (header.prev_seq < s.last_seq || header.prev_chain != s.last_crc)
+    {
+        s.report.push(Damage::BrokenChain {
+            segment: id,
+            offset: 0,
+            lost: SeqRange::new(s.last_seq + 1, header.prev_seq),
+        });
+    }
+    let mut info = SegmentInfo::<LANES>::new(id, header.prev_seq, header.prev_chain);
+    let mut expected = header.prev_seq + 1;
+    let mut chain = header.prev_chain;
+    let mut at = SEGMENT_HEADER_LEN as u64;
+    let mut first = true;
+    loop {
+        match reader
+            .frame(storage, cache, id, at)
+            .map_err(storage_err::<S>)?
+        {
+            Read::End => break,
+            Read::Frame(f) => {
+                let h = f.header;
+                if h.seq != expected || h.chain != chain {
+                    if h.seq < expected && !first {
+                        // An entry from the past: reordered or stale.
+                        s.report.push(Damage::BrokenChain {
+                            segment: id,
+                            offset: at,
+                            lost: None,
+                        });
+                        at = f.next;
+                        continue;
+                    }
+                    s.report.push(Damage::BrokenChain {
+                        segment: id,
+                        offset: at,
+                        lost: SeqRange::new(expected, h.seq.saturating_sub(1)),
+                    });
+                }
+                first = false;
+                let kind = EntryKind::from_u8(h.kind);
+                apply_entry(s, &mut info, kind, h.lane, h.seq, &cache[f.payload.clone()]);
+                info.len = f.next;
+                info.last_seq = h.seq;
+                info.last_crc = h.crc;
+                expected = h.seq + 1;
+                chain = h.crc;
+                s.report.entries += 1;
+                at = f.next;
+            }
+            Read::Bad => {
+                let resync = reader
+                    .resync(storage, cache, id, at, expected.saturating_sub(1))
+                    .map_err(storage_err::<S>)?;
+                match resync {
+                    Some(next) => {
+                        // Peek the seq there to say what was lost.
+                        let lost_upto = match reader
+                            .frame(storage, cache, id, next)
+                            .map_err(storage_err::<S>)?
+                        {
+                            Read::Frame(f) => f.header.seq.saturating_sub(1),
+                            _ => expected.saturating_sub(1),
+                        };
+                        s.report.push(Damage::CorruptRegion {
+                            segment: id,
+                            offset: at,
+                            len: next - at,
+                            lost: SeqRange::new(expected, lost_upto),
+                        });
+                        info.damaged = true;
+                        // Accept the next frame's seq and chain as they are.
+                        if let Read::Frame(f) = reader
+                            .frame(storage, cache, id, next)
+                            .map_err(storage_err::<S>)?
+                        {
+                            expected = f.header.seq;
+                            chain = f.header.chain;
+                        }
+                        at = next;
+                    }
+                    None if is_last => {
+                        let len = reader.segment_len;
+                        s.report.torn_tail = Some(TornTail {
+                            segment: id,
+                            offset: at,
+                            cut: len - at,
+                        });
+                        let _ = s.repairs.push(Repair::Truncate(id, at));
+                        break;
+                    }
+                    None => {
+                        // Damage to the end of a sealed segment; how much was
+                        // lost is known once the next header is read.
+                        info.damaged = true;
+                        s.open_loss = Some(OpenLoss {
+                            segment: id,
+                            offset: at,
+                            len: reader.segment_len - at,
+                            from: expected,
+                        });
+                        info.len = reader.segment_len;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    s.report.bytes += info.len;
+    s.last_seq = info.last_seq;
+    s.last_crc = info.last_crc;
+    if s.segments.push(info).is_err() {
+        return Err(RecoverError::TooManySegments { capacity: SEGS });
+    }
+    Ok(())
+}
+
+fn apply_entry<const LANES: usize, const SEGS: usize>(
+    s: &mut Scan<LANES, SEGS>,
+    info: &mut SegmentInfo<LANES>,
+    kind: Option<EntryKind>,
+    lane: u16,
+    seq: Seq,
+    payload: &[u8],
+) {
+    let marks = &mut s.marks;
+    let mut raise = |lane: u16, upto: Seq| {
+        if let Some(m) = marks.get_mut(usize::from(lane)) {
+            *m = (*m).max(upto);
+        }
+    };
+    match kind {
+        Some(EntryKind::Message) => info.add_message(lane, seq),
+        Some(EntryKind::Confirm) => {
+            let _ = decode_watermarks(&mut Reader::new(payload), raise);
+        }
+        Some(EntryKind::Manifest) => {
+            let mut live: heapless::Vec<SegmentId, SEGS> = heapless::Vec::new();
+            if decode_manifest(payload, &mut raise, |id| {
+                let _ = live.push(id);
+            })
+            .is_ok()
+            {
+                s.manifest = live;
+                s.manifest_segment = Some(info.id);
+                s.removed.clear();
+            }
+        }
+        Some(EntryKind::DeadLetter) => {
+            if DeadLetterEntry::decode(payload).is_ok() {
+                info.dl_live += 1;
+                info.dl_written += 1;
+            }
+        }
+        Some(EntryKind::Resolve) => {
+            if let Ok((dl_seq, _)) = decode_resolve(payload) {
+                let target = if info.contains(dl_seq) || dl_seq > info.last_seq {
+                    Some(&mut *info)
+                } else {
+                    s.segments.iter_mut().find(|g| g.contains(dl_seq))
+                };
+                if let Some(target) = target {
+                    target.dl_live = target.dl_live.saturating_sub(1);
+                    let target_id = target.id;
+                    info.resolve_pin = info.resolve_pin.max(Some(target_id));
+                }
+            }
+        }
+        Some(EntryKind::SegmentRemoved) => {
+            if let Ok(id) = decode_segment_removed(payload) {
+                let _ = s.removed.push(id);
+            }
+        }
+        None => {}
+    }
+}
+
+/// Step 4: segments the newest manifest expects must be there.
+fn check_manifest<const LANES: usize, const SEGS: usize>(s: &mut Scan<LANES, SEGS>) {
+    for i in 0..s.manifest.len() {
+        let id = s.manifest[i];
+        if s.segments.iter().any(|g| g.id == id) || s.removed.contains(&id) {
+            continue;
+        }
+        if s.repairs
+            .iter()
+            .any(|r| matches!(r, Repair::Quarantine(q) if *q == id))
+        {
+            continue; // Already reported as foreign or bad.
+        }
+        let before = s
+            .segments
+            .iter()
+            .filter(|g| g.id < id)
+            .map(|g| g.last_seq)
+            .max();
+        let after = s
+            .segments
+            .iter()
+            .filter(|g| g.id > id)
+            .map(|g| g.prev_seq)
+            .min();
+        let lost = match (before, after) {
+            (Some(b), Some(a)) => SeqRange::new(b + 1, a),
+            (None, Some(a)) => SeqRange::new(1, a),
+            _ => None,
+        };
+        s.report.push(Damage::MissingSegment { segment: id, lost });
+    }
+    // Removals a crash interrupted after journaling them.
+    for i in 0..s.removed.len() {
+        let id = s.removed[i];
+        if s.segments.iter().any(|g| g.id == id) {
+            let _ = s.repairs.push(Repair::Remove(id));
+        }
+    }
+    let removed = s.removed.clone();
+    s.segments.retain(|g| !removed.contains(&g.id));
+}
+
+#[allow(clippy::type_complexity)]
+fn finish<S: Storage, const LANES: usize, const SEGS: usize>(
+    mut storage: S,
+    (mut s, meta): (Scan<LANES, SEGS>, Option<MetaSlot>),
+    options: RecoverOptions,
+    limits: JournalLimits,
+) -> Result<(Journal<S, LANES, SEGS>, RecoveryReport), (S, RecoverError<S::Error>)> {
+    if options.strict && !s.report.is_clean() {
+        return Err((storage, RecoverError::Damaged(s.report)));
+    }
+    for repair in s.repairs.iter() {
+        let result = match *repair {
+            Repair::Truncate(id, len) => storage.truncate(id, len),
+            Repair::Quarantine(id) => {
+                s.report.quarantined += 1;
+                storage.quarantine(id)
+            }
+            Repair::Remove(id) => storage.remove(id),
+        };
+        if let Err(e) = result {
+            return Err((storage, RecoverError::Storage(e)));
+        }
+    }
+    // Everything that survived recovery is treated as durable.
+    let last_seq = s.last_seq;
+    let reserved = meta.map_or(0, |m| m.reserved_seq.max(m.durable_seq));
+    let next_seq = last_seq.max(reserved) + 1;
+    for g in s.segments.iter() {
+        s.report.dead_letters += u64::from(g.dl_live);
+    }
+    let bytes = s.segments.iter().map(|g| g.len).sum();
+    let lanes_on_disk = s.lanes_on_disk.unwrap_or(LANES as u16);
+    let journal = Journal {
+        storage,
+        id: s.report.journal,
+        lanes_on_disk,
+        segments: s.segments,
+        next_seq,
+        last_crc: s.last_crc,
+        synced_seq: last_seq,
+        meta_generation: meta.map_or(0, |m| m.generation),
+        meta_durable: last_seq,
+        reserved_seq: reserved.max(last_seq),
+        marks: s.marks,
+        marks_dirty: false,
+        bytes,
+        failed: None,
+        limits,
+        reader: ChunkReader::new(),
+    };
+    Ok((journal, s.report))
+}
+
+/// Counts messages not yet done. Whole segments are counted from their
+/// per-lane summary; only a segment that a lane's watermark falls inside
+/// (at most one per lane) is read again, frame headers only.
+fn count_pending<S: Storage, const LANES: usize, const SEGS: usize>(
+    journal: &mut Journal<S, LANES, SEGS>,
+    cache: &mut [u8],
+) -> Result<u64, S::Error> {
+    let mut pending = 0u64;
+    let marks = journal.marks;
+    for i in 0..journal.segments.len() {
+        let g = &journal.segments[i];
+        let mut partial = false;
+        for lane in 0..LANES {
+            if g.lane_count[lane] == 0 || marks[lane] >= g.lane_max[lane] {
+                continue;
+            }
+            if marks[lane] < g.lane_min[lane] {
+                pending += u64::from(g.lane_count[lane]);
+            } else {
+                partial = true;
+            }
+        }
+        if !partial {
+            continue;
+        }
+        let (id, end) = (g.id, g.len);
+        let (lane_min, lane_max) = (g.lane_min, g.lane_max);
+        let mut at = SEGMENT_HEADER_LEN as u64;
+        while at < end {
+            let Read::Frame(f) = journal.reader.frame(&mut journal.storage, cache, id, at)? else {
+                break;
+            };
+            let lane = usize::from(f.header.lane);
+            if f.header.kind == EntryKind::Message as u8
+                && lane < LANES
+                && marks[lane] >= lane_min[lane]
+                && marks[lane] < lane_max[lane]
+                && f.header.seq > marks[lane]
+            {
+                pending += 1;
+            }
+            at = f.next;
+        }
+    }
+    Ok(pending)
+}

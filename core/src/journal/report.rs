@@ -1,0 +1,230 @@
+//! What recovery found, in a form a user can read.
+//!
+//! Recovery never refuses to start over damage (unless strict mode is
+//! asked for): it keeps what is intact and says exactly what it could not
+//! keep, by segment, byte offset and sequence numbers.
+
+use core::fmt;
+
+use crate::message::Seq;
+use crate::storage::SegmentId;
+
+/// Most damage items a report lists one by one; more are counted.
+pub const MAX_DAMAGE: usize = 16;
+
+/// An inclusive range of sequence numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeqRange {
+    /// First seq.
+    pub first: Seq,
+    /// Last seq (inclusive).
+    pub last: Seq,
+}
+
+impl SeqRange {
+    /// `first..=last`, or `None` if empty.
+    pub fn new(first: Seq, last: Seq) -> Option<SeqRange> {
+        (first <= last).then_some(SeqRange { first, last })
+    }
+}
+
+impl fmt::Display for SeqRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "seq {}", self.first)
+        } else {
+            write!(f, "seqs {}..={}", self.first, self.last)
+        }
+    }
+}
+
+/// One thing recovery could not keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Damage {
+    /// Bytes in the middle of a segment failed their checksum; the entries
+    /// after them were kept.
+    CorruptRegion {
+        /// Segment with the damage.
+        segment: SegmentId,
+        /// Byte offset where the damage starts.
+        offset: u64,
+        /// Bytes skipped.
+        len: u64,
+        /// Entries that were in those bytes, when known.
+        lost: Option<SeqRange>,
+    },
+    /// An entry has a sequence number or chain that does not follow its
+    /// predecessor (a hole, a reordering, or an entry from an older
+    /// generation of the journal).
+    BrokenChain {
+        /// Segment with the problem.
+        segment: SegmentId,
+        /// Byte offset of the entry.
+        offset: u64,
+        /// Entries missing before it, when it jumps ahead.
+        lost: Option<SeqRange>,
+    },
+    /// The log ends before the high-water mark: entries that were synced are
+    /// gone (a truncation exactly at an entry boundary).
+    Truncated {
+        /// The synced entries that are missing.
+        lost: SeqRange,
+    },
+    /// A segment the journal still needed is not there.
+    MissingSegment {
+        /// Its id.
+        segment: SegmentId,
+        /// The entries it may have held, when known.
+        lost: Option<SeqRange>,
+    },
+    /// A segment belongs to another journal; it was quarantined.
+    ForeignSegment {
+        /// Its id.
+        segment: SegmentId,
+        /// The journal it claims to belong to.
+        journal: u64,
+    },
+    /// A segment's header is damaged or is not a steadfast header; it was
+    /// quarantined.
+    BadSegmentHeader {
+        /// Its id.
+        segment: SegmentId,
+    },
+    /// Both meta slots are damaged: truncation at an entry boundary cannot
+    /// be checked this time.
+    MetaDamaged,
+}
+
+impl fmt::Display for Damage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lost = |f: &mut fmt::Formatter<'_>, lost: &Option<SeqRange>| match lost {
+            Some(r) => write!(f, "; lost {r}"),
+            None => Ok(()),
+        };
+        match self {
+            Damage::CorruptRegion {
+                segment,
+                offset,
+                len,
+                lost: l,
+            } => {
+                write!(
+                    f,
+                    "segment {segment}: {len} corrupt bytes at offset {offset} skipped"
+                )?;
+                lost(f, l)
+            }
+            Damage::BrokenChain {
+                segment,
+                offset,
+                lost: l,
+            } => {
+                write!(
+                    f,
+                    "segment {segment}: entry at offset {offset} does not follow its predecessor"
+                )?;
+                lost(f, l)
+            }
+            Damage::Truncated { lost } => write!(
+                f,
+                "journal ends before its high-water mark (truncated at an entry boundary); lost {lost}"
+            ),
+            Damage::MissingSegment { segment, lost: l } => {
+                write!(f, "segment {segment} is missing")?;
+                lost(f, l)
+            }
+            Damage::ForeignSegment { segment, journal } => write!(
+                f,
+                "segment {segment} belongs to another journal ({journal:016x}); quarantined"
+            ),
+            Damage::BadSegmentHeader { segment } => {
+                write!(
+                    f,
+                    "segment {segment} has a damaged or foreign header; quarantined"
+                )
+            }
+            Damage::MetaDamaged => f.write_str(
+                "both high-water-mark slots are damaged; truncation could not be checked",
+            ),
+        }
+    }
+}
+
+/// A torn tail that recovery cut: the normal trace of a crash mid-write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// The segment that was cut.
+    pub segment: SegmentId,
+    /// Its new length.
+    pub offset: u64,
+    /// Bytes removed.
+    pub cut: u64,
+}
+
+/// Everything recovery found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The journal's id.
+    pub journal: u64,
+    /// True if there was no journal and a new one was started.
+    pub created: bool,
+    /// Segments read.
+    pub segments: u32,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Entries read.
+    pub entries: u64,
+    /// Messages still to deliver.
+    pub pending: u64,
+    /// Dead letters still waiting for a decision.
+    pub dead_letters: u64,
+    /// A torn tail that was cut, if any.
+    pub torn_tail: Option<TornTail>,
+    /// Damage, in the order found (at most [`MAX_DAMAGE`]).
+    pub damage: heapless::Vec<Damage, MAX_DAMAGE>,
+    /// Damage items beyond [`MAX_DAMAGE`] that were not listed.
+    pub more_damage: u32,
+    /// Segments moved to quarantine.
+    pub quarantined: u32,
+}
+
+impl RecoveryReport {
+    /// True when nothing was lost or quarantined (a cut torn tail is normal).
+    pub fn is_clean(&self) -> bool {
+        self.damage.is_empty() && self.more_damage == 0
+    }
+
+    pub(crate) fn push(&mut self, damage: Damage) {
+        if self.damage.push(damage).is_err() {
+            self.more_damage += 1;
+        }
+    }
+}
+
+impl fmt::Display for RecoveryReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.created {
+            return write!(f, "new journal {:016x}", self.journal);
+        }
+        write!(
+            f,
+            "journal {:016x}: {} segments, {} entries, {} bytes read; {} messages pending, {} dead letters",
+            self.journal, self.segments, self.entries, self.bytes, self.pending, self.dead_letters
+        )?;
+        if let Some(t) = &self.torn_tail {
+            write!(
+                f,
+                "\n  torn tail cut: segment {} at offset {} ({} bytes)",
+                t.segment, t.offset, t.cut
+            )?;
+        }
+        for d in &self.damage {
+            write!(f, "\n  damage: {d}")?;
+        }
+        if self.more_damage > 0 {
+            write!(f, "\n  … and {} more damage items", self.more_damage)?;
+        }
+        Ok(())
+    }
+}
