@@ -307,10 +307,7 @@ mod tests {
         let n = record.encode(&mut buf).unwrap();
         assert_eq!(Record::decode(&buf[..n]).unwrap(), record);
         assert_eq!(Record::decode(&buf[..n - 1]), Err(CodecError::Malformed));
-        assert_eq!(
-            record.encode(&mut buf[..4]),
-            Err(CodecError::BufferTooSmall)
-        );
+        assert_eq!(record.encode(&mut buf[..4]), Err(CodecError::BufferTooSmall));
     }
 
     #[test]

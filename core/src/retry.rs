@@ -33,20 +33,12 @@ impl RetryPolicy {
     /// capped at `max`.
     pub fn ceiling(&self, attempt: u32) -> Millis {
         let shift = attempt.saturating_sub(1).min(32);
-        self.initial
-            .saturating_mul(1u64 << shift)
-            .min(self.max)
-            .max(1)
+        self.initial.saturating_mul(1u64 << shift).min(self.max).max(1)
     }
 
     /// Full jitter: a uniform wait in `[0, ceiling(attempt)]`, but never less
     /// than what the server asked for.
-    pub fn backoff(
-        &self,
-        attempt: u32,
-        jitter: &mut Jitter,
-        server_wait: Option<Millis>,
-    ) -> Millis {
+    pub fn backoff(&self, attempt: u32, jitter: &mut Jitter, server_wait: Option<Millis>) -> Millis {
         let ceiling = self.ceiling(attempt);
         let wait = jitter.next() % (ceiling + 1);
         wait.max(server_wait.unwrap_or(0))

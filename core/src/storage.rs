@@ -112,11 +112,7 @@ pub trait Storage: ErrorType {
     /// inspection; it no longer appears in `list`. Durable on return.
     fn quarantine(&mut self, id: SegmentId) -> Result<(), Self::Error>;
     /// Reads meta slot 0 or 1; `Ok(false)` if it was never written.
-    fn read_meta(
-        &mut self,
-        slot: usize,
-        buf: &mut [u8; META_SLOT_LEN],
-    ) -> Result<bool, Self::Error>;
+    fn read_meta(&mut self, slot: usize, buf: &mut [u8; META_SLOT_LEN]) -> Result<bool, Self::Error>;
     /// Overwrites meta slot 0 or 1; durable on return.
     fn write_meta(&mut self, slot: usize, data: &[u8; META_SLOT_LEN]) -> Result<(), Self::Error>;
 }
@@ -149,11 +145,7 @@ impl<T: Storage + ?Sized> Storage for &mut T {
     fn quarantine(&mut self, id: SegmentId) -> Result<(), Self::Error> {
         T::quarantine(self, id)
     }
-    fn read_meta(
-        &mut self,
-        slot: usize,
-        buf: &mut [u8; META_SLOT_LEN],
-    ) -> Result<bool, Self::Error> {
+    fn read_meta(&mut self, slot: usize, buf: &mut [u8; META_SLOT_LEN]) -> Result<bool, Self::Error> {
         T::read_meta(self, slot, buf)
     }
     fn write_meta(&mut self, slot: usize, data: &[u8; META_SLOT_LEN]) -> Result<(), Self::Error> {

@@ -140,8 +140,7 @@ pub trait Transport {
     /// Waits at most `timeout` for outcomes and reports each through
     /// `report`; returns how many were reported. Returning early with none
     /// is allowed.
-    fn poll(&mut self, now: Millis, timeout: Millis, report: &mut dyn FnMut(Seq, Outcome))
-    -> usize;
+    fn poll(&mut self, now: Millis, timeout: Millis, report: &mut dyn FnMut(Seq, Outcome)) -> usize;
 
     /// Records submitted whose outcome has not yet been reported.
     fn in_flight(&self) -> usize;
@@ -151,12 +150,7 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     fn submit(&mut self, now: Millis, records: &[OutgoingRecord<'_>]) {
         T::submit(self, now, records)
     }
-    fn poll(
-        &mut self,
-        now: Millis,
-        timeout: Millis,
-        report: &mut dyn FnMut(Seq, Outcome),
-    ) -> usize {
+    fn poll(&mut self, now: Millis, timeout: Millis, report: &mut dyn FnMut(Seq, Outcome)) -> usize {
         T::poll(self, now, timeout, report)
     }
     fn in_flight(&self) -> usize {

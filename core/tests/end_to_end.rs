@@ -24,8 +24,7 @@ fn every_message_is_delivered_and_the_journal_shrinks() {
     for i in 0..2000u32 {
         let value = i.to_le_bytes();
         let key = [(i % 7) as u8];
-        p.send(now, Message::new("t", &value).with_key(&key))
-            .unwrap();
+        p.send(now, Message::new("t", &value).with_key(&key)).unwrap();
         if i % 100 == 99 {
             now = drive(&mut p, &mut t, now, 50).1;
         }
@@ -37,11 +36,7 @@ fn every_message_is_delivered_and_the_journal_shrinks() {
     ids.dedup();
     assert_eq!(ids.len(), 2000);
     assert_eq!(p.stats().pending, 0);
-    assert!(
-        p.stats().segments <= 2,
-        "segments left: {}",
-        p.stats().segments
-    );
+    assert!(p.stats().segments <= 2, "segments left: {}", p.stats().segments);
 }
 
 #[test]
@@ -73,11 +68,7 @@ fn terminal_failures_are_dead_lettered_and_can_be_redriven() {
         if r.message.value == Some(b"bad") && fail {
             fail = false;
             (
-                Outcome::Failed(Failure::new(
-                    FailureClass::Terminal,
-                    10,
-                    "message too large",
-                )),
+                Outcome::Failed(Failure::new(FailureClass::Terminal, 10, "message too large")),
                 false,
             )
         } else {
@@ -93,7 +84,9 @@ fn terminal_failures_are_dead_lettered_and_can_be_redriven() {
     p.send(0, Message::new("t", b"ok")).unwrap();
     p.send(0, Message::new("t", b"bad")).unwrap();
     let (deliveries, now) = drive(&mut p, &mut t, 0, 1000);
-    assert!(deliveries.iter().any(|d| matches!(d, Delivery::DeadLettered { failure, .. } if failure.reason == "message too large")));
+    assert!(deliveries.iter().any(
+        |d| matches!(d, Delivery::DeadLettered { failure, .. } if failure.reason == "message too large")
+    ));
     assert_eq!(p.stats().dead_letters, 1);
     let mut dl = None;
     p.for_each_entry(|e| {

@@ -67,11 +67,7 @@ pub struct SendError<'a> {
 
 impl fmt::Display for SendError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "send to topic `{}` refused: {}",
-            self.message.topic, self.kind
-        )
+        write!(f, "send to topic `{}` refused: {}", self.message.topic, self.kind)
     }
 }
 
@@ -155,16 +151,10 @@ impl fmt::Display for JournalError {
             JournalError::NoSegmentSlot => {
                 f.write_str("all segment slots are in use; raise SEGMENTS or the segment size")
             }
-            JournalError::NoSuchDeadLetter => {
-                f.write_str("no pending dead letter has that sequence number")
-            }
+            JournalError::NoSuchDeadLetter => f.write_str("no pending dead letter has that sequence number"),
             JournalError::Unreadable => f.write_str("a journal entry could not be read back"),
-            JournalError::BufferTooSmall => {
-                f.write_str("the buffer given is smaller than the entry")
-            }
-            JournalError::Full => {
-                f.write_str("journal full: wait for deliveries or raise the budget")
-            }
+            JournalError::BufferTooSmall => f.write_str("the buffer given is smaller than the entry"),
+            JournalError::Full => f.write_str("journal full: wait for deliveries or raise the budget"),
         }
     }
 }

@@ -38,6 +38,10 @@ pub(crate) struct Slot {
     pub failing_since: Option<Millis>,
     /// When it entered the window (for "oldest unconfirmed").
     pub queued_at: Millis,
+    /// Where the broker put it, once confirmed.
+    pub partition: i32,
+    /// Offset there (-1 if unknown).
+    pub offset: i64,
 }
 
 impl Slot {

@@ -120,19 +120,14 @@ impl Transmit {
 ///    records to the transport.
 /// 3. Wait for the transport no longer than [`poll_timeout`](Self::poll_timeout),
 ///    and feed every outcome to [`handle_outcome`](Self::handle_outcome);
-///    pass each returned [`Delivery`] to the user.
+///    then pass each [`Delivery`] from [`poll_delivery`](Self::poll_delivery)
+///    to the user. Confirmations come out in send order within a lane.
 /// 4. Call [`handle_timeout`](Self::handle_timeout) (spurious calls are fine):
 ///    it journals confirmations, syncs on the interval, writes the
 ///    high-water mark and deletes segments nobody needs.
 ///
 /// The crate documentation shows this loop in full.
-pub struct Producer<
-    S,
-    B,
-    const LANES: usize = 16,
-    const WINDOW: usize = 128,
-    const SEGMENTS: usize = 256,
-> {
+pub struct Producer<S, B, const LANES: usize = 16, const WINDOW: usize = 128, const SEGMENTS: usize = 256> {
     journal: Journal<S, LANES, SEGMENTS>,
     buf: B,
     config: Config,
@@ -147,7 +142,14 @@ pub struct Producer<
     last_meta: Millis,
     marks_changed_at: Option<Millis>,
     manifest_len: usize,
+    /// Deliveries waiting for `poll_delivery`.
+    deliveries: heapless::Deque<Delivery, DELIVERY_QUEUE>,
 }
+
+/// Deliveries the producer holds for [`Producer::poll_delivery`]. When the
+/// queue is full, confirmations wait in their lane and a terminal failure is
+/// treated as retriable (it fails again, and is dead-lettered, later).
+pub const DELIVERY_QUEUE: usize = 64;
 
 /// Splits the producer buffer into (write area, manifest area, read cache).
 fn areas(buf: &mut [u8], max_entry: usize, manifest: usize) -> (&mut [u8], &mut [u8], &mut [u8]) {
@@ -208,9 +210,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             ))
         } else if config.max_entry < 256 {
             Some(OpenError::Config("max_entry must be at least 256 bytes"))
-        } else if config.segment_size
-            < (SEGMENT_HEADER_LEN + manifest_len + config.max_entry) as u64
-        {
+        } else if config.segment_size < (SEGMENT_HEADER_LEN + manifest_len + config.max_entry) as u64 {
             Some(OpenError::Config(
                 "segment_size must hold a header, a manifest and a max_entry frame",
             ))
@@ -238,17 +238,16 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             strict: config.strict,
         };
         let (write, spare, cache) = areas(buf.as_mut(), config.max_entry, manifest_len);
-        let (mut journal, report) =
-            match recover::<S, LANES, SEGMENTS>(storage, cache, options, limits) {
-                Ok(ok) => ok,
-                Err((storage, e)) => {
-                    return Err(OpenFailed {
-                        storage,
-                        buffer: buf,
-                        error: OpenError::Recover(e),
-                    });
-                }
-            };
+        let (mut journal, report) = match recover::<S, LANES, SEGMENTS>(storage, cache, options, limits) {
+            Ok(ok) => ok,
+            Err((storage, e)) => {
+                return Err(OpenFailed {
+                    storage,
+                    buffer: buf,
+                    error: OpenError::Recover(e),
+                });
+            }
+        };
         let _ = write;
         let cursor = journal.segments.first().map(|s| Position {
             segment: s.id,
@@ -283,6 +282,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             last_meta: now,
             marks_changed_at: None,
             manifest_len,
+            deliveries: heapless::Deque::new(),
         };
         Ok((producer, report))
     }
@@ -304,8 +304,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             },
             message,
         };
-        let encode =
-            |record: &Record<'_>, write: &mut [u8]| record.encode(&mut write[FRAME_HEADER_LEN..]);
+        let encode = |record: &Record<'_>, write: &mut [u8]| record.encode(&mut write[FRAME_HEADER_LEN..]);
         let Ok(mut n) = encode(&record, write) else {
             let size = record.message.data_len() + FRAME_HEADER_LEN;
             return Err(SendError {
@@ -356,10 +355,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 }
             };
         }
-        match self
-            .journal
-            .append(write, spare, n, EntryKind::Message, lane)
-        {
+        match self.journal.append(write, spare, n, EntryKind::Message, lane) {
             Ok((seq, pos)) => {
                 self.stats.sent += 1;
                 self.stats.pending += 1;
@@ -383,9 +379,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         let Some(l) = self.lanes.get_mut(usize::from(lane)) else {
             return;
         };
-        if seq <= self.journal.marks[usize::from(lane)]
-            || l.last_seq().is_some_and(|last| seq <= last)
-        {
+        if seq <= self.journal.marks[usize::from(lane)] || l.last_seq().is_some_and(|last| seq <= last) {
             return;
         }
         if l.overflow.is_some() {
@@ -397,6 +391,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             state: SlotState::Queued,
             failing_since: None,
             queued_at: now,
+            partition: -1,
+            offset: -1,
         };
         if l.window.push_back(slot).is_err() {
             l.overflow = Some(pos);

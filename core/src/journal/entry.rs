@@ -109,10 +109,7 @@ pub fn encode_watermarks(
 }
 
 /// Decodes watermarks written by [`encode_watermarks`], calling `each`.
-pub fn decode_watermarks(
-    r: &mut Reader<'_>,
-    mut each: impl FnMut(u16, Seq),
-) -> Result<(), PayloadError> {
+pub fn decode_watermarks(r: &mut Reader<'_>, mut each: impl FnMut(u16, Seq)) -> Result<(), PayloadError> {
     let count = r.u16()?;
     for _ in 0..count {
         let lane = r.u16()?;
@@ -151,11 +148,7 @@ pub fn decode_manifest(
     for _ in 0..count {
         segment(r.u64()?);
     }
-    if r.is_empty() {
-        Ok(())
-    } else {
-        Err(PayloadError)
-    }
+    if r.is_empty() { Ok(()) } else { Err(PayloadError) }
 }
 
 /// A dead letter as stored: `seq: u64` (the message's own seq), `code: i32`,
@@ -222,11 +215,7 @@ pub enum Resolution {
 
 /// `Resolve` payload: `dead_letter_seq: u64` (seq of the DeadLetter entry),
 /// `resolution: u8`.
-pub fn encode_resolve(
-    out: &mut [u8],
-    dead_letter_seq: Seq,
-    how: Resolution,
-) -> Result<usize, PayloadError> {
+pub fn encode_resolve(out: &mut [u8], dead_letter_seq: Seq, how: Resolution) -> Result<usize, PayloadError> {
     let mut w = Writer::new(out);
     w.u64(dead_letter_seq)?;
     w.u8(how as u8)?;

@@ -374,13 +374,7 @@ mod tests {
         let header: [u8; FRAME_HEADER_LEN] = frame[..FRAME_HEADER_LEN].try_into().unwrap();
         let parsed = FrameHeader::parse(&header);
         assert_eq!(
-            (
-                parsed.len,
-                parsed.lane,
-                parsed.seq,
-                parsed.chain,
-                parsed.crc
-            ),
+            (parsed.len, parsed.lane, parsed.seq, parsed.chain, parsed.crc),
             (5, 2, 7, 11, crc)
         );
         assert!(parsed.verify(&header, b"hello"));

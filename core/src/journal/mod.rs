@@ -177,10 +177,7 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
     }
 
     fn fail(&mut self, e: S::Error) -> WriteError<S::Error> {
-        if matches!(
-            e.kind(),
-            StorageErrorKind::Io | StorageErrorKind::FailedClosed
-        ) {
+        if matches!(e.kind(), StorageErrorKind::Io | StorageErrorKind::FailedClosed) {
             self.failed = Some(e.kind());
         }
         WriteError::Storage(e)
@@ -200,8 +197,7 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         self.check_open()?;
         let total = frame_len(payload_len);
         if total > frame.len()
-            || SEGMENT_HEADER_LEN as u64 + total as u64 + spare.len() as u64
-                > self.limits.segment_size
+            || SEGMENT_HEADER_LEN as u64 + total as u64 + spare.len() as u64 > self.limits.segment_size
         {
             return Err(WriteError::TooLarge);
         }
@@ -241,13 +237,7 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         self.bytes += total as u64;
         self.next_seq += 1;
         self.last_crc = crc;
-        Ok((
-            seq,
-            Position {
-                segment: id,
-                offset,
-            },
-        ))
+        Ok((seq, Position { segment: id, offset }))
     }
 
     /// Seals the current segment (synced) and starts the next one with its
@@ -282,9 +272,7 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
             .enumerate()
             .filter(|(_, m)| **m > 0)
             .map(|(l, m)| (l as u16, *m));
-        let payload = spare
-            .get_mut(FRAME_HEADER_LEN..)
-            .ok_or(WriteError::TooLarge)?;
+        let payload = spare.get_mut(FRAME_HEADER_LEN..).ok_or(WriteError::TooLarge)?;
         let n = encode_manifest(payload, marks, live).map_err(|_| WriteError::TooLarge)?;
         let info = SegmentInfo::new(id, self.next_seq - 1, self.last_crc);
         // Cannot fail: checked `is_full` above.
@@ -338,10 +326,7 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
             chain,
             reserved_seq: self.reserved_seq,
         };
-        if let Err(e) = self
-            .storage
-            .write_meta((generation % 2) as usize, &slot.encode())
-        {
+        if let Err(e) = self.storage.write_meta((generation % 2) as usize, &slot.encode()) {
             return Err(self.fail(e));
         }
         self.meta_generation = generation;
@@ -356,8 +341,7 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         }
         let previous = self.reserved_seq;
         self.reserved_seq = seq + self.limits.reserve_block;
-        self.write_meta()
-            .inspect_err(|_| self.reserved_seq = previous)
+        self.write_meta().inspect_err(|_| self.reserved_seq = previous)
     }
 
     /// Journals the lane watermarks if they moved.
@@ -375,9 +359,7 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
             .enumerate()
             .filter(|(_, m)| **m > 0)
             .map(|(l, m)| (l as u16, *m));
-        let payload = frame
-            .get_mut(FRAME_HEADER_LEN..)
-            .ok_or(WriteError::TooLarge)?;
+        let payload = frame.get_mut(FRAME_HEADER_LEN..).ok_or(WriteError::TooLarge)?;
         let n = encode_watermarks(payload, marks).map_err(|_| WriteError::TooLarge)?;
         self.append(frame, spare, n, EntryKind::Confirm, 0)?;
         self.marks_dirty = false;
@@ -424,9 +406,7 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         }
         self.flush_marks(frame, spare)?;
         for id in &doomed {
-            let payload = frame
-                .get_mut(FRAME_HEADER_LEN..)
-                .ok_or(WriteError::TooLarge)?;
+            let payload = frame.get_mut(FRAME_HEADER_LEN..).ok_or(WriteError::TooLarge)?;
             let n = {
                 let mut w = Writer::new(payload);
                 w.u64(*id).map_err(|_| WriteError::TooLarge)?;

@@ -111,8 +111,7 @@ impl ChunkReader {
         if whole.len() < total {
             return Ok(Read::Bad);
         }
-        let payload =
-            whole.start + FRAME_HEADER_LEN..whole.start + FRAME_HEADER_LEN + header.len as usize;
+        let payload = whole.start + FRAME_HEADER_LEN..whole.start + FRAME_HEADER_LEN + header.len as usize;
         if !header.verify(&header_bytes, &buf[payload.clone()]) {
             return Ok(Read::Bad);
         }

@@ -21,8 +21,7 @@
 use core::fmt;
 
 use super::entry::{
-    DeadLetterEntry, Reader, decode_manifest, decode_resolve, decode_segment_removed,
-    decode_watermarks,
+    DeadLetterEntry, Reader, decode_manifest, decode_resolve, decode_segment_removed, decode_watermarks,
 };
 use super::format::{EntryKind, HeaderError, MetaSlot, SEGMENT_HEADER_LEN, SegmentHeader};
 use super::reader::{ChunkReader, Read};
@@ -84,17 +83,13 @@ impl<E: StorageError> fmt::Display for RecoverError<E> {
                 f,
                 "journal has more than {capacity} segments; raise the SEGMENTS capacity or the segment size"
             ),
-            RecoverError::LanesMismatch {
-                journal,
-                configured,
-            } => write!(
+            RecoverError::LanesMismatch { journal, configured } => write!(
                 f,
                 "journal was created with {journal} lanes but this producer has {configured}; use the same LANES"
             ),
-            RecoverError::Damaged(report) => write!(
-                f,
-                "strict mode: journal is damaged, nothing changed:\n{report}"
-            ),
+            RecoverError::Damaged(report) => {
+                write!(f, "strict mode: journal is damaged, nothing changed:\n{report}")
+            }
         }
     }
 }
@@ -160,18 +155,13 @@ fn version_error<E>(e: HeaderError) -> Option<RecoverError<E>> {
 
 /// Reads the meta slots: the valid slot with the highest generation, and
 /// whether any slot was written but invalid.
-fn read_meta<S: Storage>(
-    storage: &mut S,
-) -> Result<(Option<MetaSlot>, bool), RecoverError<S::Error>> {
+fn read_meta<S: Storage>(storage: &mut S) -> Result<(Option<MetaSlot>, bool), RecoverError<S::Error>> {
     let mut best: Option<MetaSlot> = None;
     let mut damaged = 0;
     let mut written = 0;
     for slot in 0..2 {
         let mut buf = [0u8; META_SLOT_LEN];
-        if !storage
-            .read_meta(slot, &mut buf)
-            .map_err(storage_err::<S>)?
-        {
+        if !storage.read_meta(slot, &mut buf).map_err(storage_err::<S>)? {
             continue;
         }
         written += 1;
@@ -295,14 +285,7 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
                 configured: LANES,
             });
         }
-        scan_segment(
-            storage,
-            cache,
-            &mut reader,
-            &mut s,
-            header,
-            index == last_index,
-        )?;
+        scan_segment(storage, cache, &mut reader, &mut s, header, index == last_index)?;
         s.report.segments += 1;
     }
 
@@ -346,8 +329,7 @@ fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
     let follows_previous = s.segments.last().is_some_and(|p| p.id + 1 == id);
     if let Some(open) = s.open_loss.take() {
         s.report.push(open.damage(header.prev_seq));
-    } else if follows_previous && (header.prev_seq < s.last_seq || header.prev_chain != s.last_crc)
-    {
+    } else if follows_previous && (header.prev_seq < s.last_seq || header.prev_chain != s.last_crc) {
         s.report.push(Damage::BrokenChain {
             segment: id,
             offset: 0,
@@ -360,10 +342,7 @@ fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
     let mut at = SEGMENT_HEADER_LEN as u64;
     let mut first = true;
     loop {
-        match reader
-            .frame(storage, cache, id, at)
-            .map_err(storage_err::<S>)?
-        {
+        match reader.frame(storage, cache, id, at).map_err(storage_err::<S>)? {
             Read::End => break,
             Read::Frame(f) => {
                 let h = f.header;
@@ -402,13 +381,11 @@ fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
                 match resync {
                     Some(next) => {
                         // Peek the seq there to say what was lost.
-                        let lost_upto = match reader
-                            .frame(storage, cache, id, next)
-                            .map_err(storage_err::<S>)?
-                        {
-                            Read::Frame(f) => f.header.seq.saturating_sub(1),
-                            _ => expected.saturating_sub(1),
-                        };
+                        let lost_upto =
+                            match reader.frame(storage, cache, id, next).map_err(storage_err::<S>)? {
+                                Read::Frame(f) => f.header.seq.saturating_sub(1),
+                                _ => expected.saturating_sub(1),
+                            };
                         s.report.push(Damage::CorruptRegion {
                             segment: id,
                             offset: at,
@@ -417,9 +394,8 @@ fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
                         });
                         info.damaged = true;
                         // Accept the next frame's seq and chain as they are.
-                        if let Read::Frame(f) = reader
-                            .frame(storage, cache, id, next)
-                            .map_err(storage_err::<S>)?
+                        if let Read::Frame(f) =
+                            reader.frame(storage, cache, id, next).map_err(storage_err::<S>)?
                         {
                             expected = f.header.seq;
                             chain = f.header.chain;
@@ -535,18 +511,8 @@ fn check_manifest<const LANES: usize, const SEGS: usize>(s: &mut Scan<LANES, SEG
         {
             continue; // Already reported as foreign or bad.
         }
-        let before = s
-            .segments
-            .iter()
-            .filter(|g| g.id < id)
-            .map(|g| g.last_seq)
-            .max();
-        let after = s
-            .segments
-            .iter()
-            .filter(|g| g.id > id)
-            .map(|g| g.prev_seq)
-            .min();
+        let before = s.segments.iter().filter(|g| g.id < id).map(|g| g.last_seq).max();
+        let after = s.segments.iter().filter(|g| g.id > id).map(|g| g.prev_seq).min();
         let lost = match (before, after) {
             (Some(b), Some(a)) => SeqRange::new(b + 1, a),
             (None, Some(a)) => SeqRange::new(1, a),

@@ -144,9 +144,9 @@ impl fmt::Display for Damage {
                     "segment {segment} has a damaged or foreign header; quarantined"
                 )
             }
-            Damage::MetaDamaged => f.write_str(
-                "both high-water-mark slots are damaged; truncation could not be checked",
-            ),
+            Damage::MetaDamaged => {
+                f.write_str("both high-water-mark slots are damaged; truncation could not be checked")
+            }
         }
     }
 }

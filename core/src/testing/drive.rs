@@ -14,11 +14,7 @@ use crate::transport::{Millis, OutgoingRecord, Transport};
 pub type TestProducer = Producer<MemStorage, Vec<u8>, 4, 16, 64>;
 
 /// Opens a [`TestProducer`] on `storage`, panicking on failure (tests only).
-pub fn open_mem(
-    storage: MemStorage,
-    config: Config,
-    now: Millis,
-) -> (TestProducer, RecoveryReport) {
+pub fn open_mem(storage: MemStorage, config: Config, now: Millis) -> (TestProducer, RecoveryReport) {
     let buf = vec![0u8; TestProducer::buffer_len(&config)];
     match TestProducer::open(storage, buf, config, now) {
         Ok(ok) => ok,
@@ -46,16 +42,16 @@ where
             let _ = producer.sync(now);
         }
         while let Ok(Some(batch)) = producer.poll_transmit(now, &mut out) {
-            let records: Vec<OutgoingRecord<'_>> =
-                batch.records(&out).filter_map(Result::ok).collect();
+            let records: Vec<OutgoingRecord<'_>> = batch.records(&out).filter_map(Result::ok).collect();
             transport.submit(now, &records);
         }
         let mut outcomes = Vec::new();
         transport.poll(now, 0, &mut |seq, outcome| outcomes.push((seq, outcome)));
         for (seq, outcome) in outcomes {
-            if let Some(d) = producer.handle_outcome(now, seq, outcome) {
-                deliveries.push(d);
-            }
+            producer.handle_outcome(now, seq, outcome);
+        }
+        while let Some(d) = producer.poll_delivery(now) {
+            deliveries.push(d);
         }
         let _ = producer.handle_timeout(now);
         let next = producer.poll_timeout(now);

@@ -6,9 +6,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::storage::{
-    ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageError, StorageErrorKind,
-};
+use crate::storage::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageError, StorageErrorKind};
 
 /// An error injected into or raised by [`MemStorage`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,11 +65,7 @@ impl MemStorage {
             .iter()
             .filter(|(_, f)| keep_unsynced || f.durable)
             .map(|(id, f)| {
-                let len = if keep_unsynced {
-                    f.data.len()
-                } else {
-                    f.synced
-                };
+                let len = if keep_unsynced { f.data.len() } else { f.synced };
                 let file = File {
                     data: f.data[..len].to_vec(),
                     synced: len,

@@ -79,12 +79,7 @@ impl Transport for ScriptedTransport {
         }
     }
 
-    fn poll(
-        &mut self,
-        _now: Millis,
-        _timeout: Millis,
-        report: &mut dyn FnMut(Seq, Outcome),
-    ) -> usize {
+    fn poll(&mut self, _now: Millis, _timeout: Millis, report: &mut dyn FnMut(Seq, Outcome)) -> usize {
         let n = self.queue.len();
         while let Some((seq, outcome)) = self.queue.pop_front() {
             report(seq, outcome);

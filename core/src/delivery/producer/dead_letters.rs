@@ -55,12 +55,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     Producer<S, B, LANES, WINDOW, SEGMENTS>
 {
     /// Calls `each` for every readable entry of the journal, oldest first.
-    pub fn for_each_entry(
-        &mut self,
-        mut each: impl FnMut(EntryView<'_>),
-    ) -> Result<(), JournalError> {
-        let ids: heapless::Vec<u64, SEGMENTS> =
-            self.journal.segments.iter().map(|s| s.id).collect();
+    pub fn for_each_entry(&mut self, mut each: impl FnMut(EntryView<'_>)) -> Result<(), JournalError> {
+        let ids: heapless::Vec<u64, SEGMENTS> = self.journal.segments.iter().map(|s| s.id).collect();
         let (_, _, cache) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
         for id in ids {
             let mut at = SEGMENT_HEADER_LEN as u64;
@@ -87,11 +83,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
 
     /// Finds the pending dead-letter entry `dl_seq`; copies its record
     /// into `into` (when given) and returns the record's length.
-    fn load_dead_letter(
-        &mut self,
-        dl_seq: Seq,
-        into: Option<&mut [u8]>,
-    ) -> Result<usize, JournalError> {
+    fn load_dead_letter(&mut self, dl_seq: Seq, into: Option<&mut [u8]>) -> Result<usize, JournalError> {
         let seg = self
             .journal
             .segments
@@ -144,12 +136,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 s.dl_live = s.dl_live.saturating_sub(1);
                 s.id
             });
-        if let Some(seg) = self
-            .journal
-            .segments
-            .iter_mut()
-            .find(|s| s.id == at.segment)
-        {
+        if let Some(seg) = self.journal.segments.iter_mut().find(|s| s.id == at.segment) {
             seg.resolve_pin = seg.resolve_pin.max(target);
         }
         self.stats.dead_letters = self.stats.dead_letters.saturating_sub(1);

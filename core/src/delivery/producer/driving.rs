@@ -20,13 +20,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
 {
     /// The next batch to send, its records encoded into `out`; `None` if
     /// nothing may be sent now. Call until it returns `None`.
-    pub fn poll_transmit(
-        &mut self,
-        now: Millis,
-        out: &mut [u8],
-    ) -> Result<Option<Transmit>, JournalError> {
-        self.fill_windows(now)
-            .map_err(|_| JournalError::Unreadable)?;
+    pub fn poll_transmit(&mut self, now: Millis, out: &mut [u8]) -> Result<Option<Transmit>, JournalError> {
+        self.fill_windows(now).map_err(|_| JournalError::Unreadable)?;
         for step in 0..LANES {
             let lane = (self.next_lane + step) % LANES;
             if !self.lanes[lane].ready(now) {
@@ -41,12 +36,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         Ok(None)
     }
 
-    fn build_batch(
-        &mut self,
-        lane: usize,
-        now: Millis,
-        out: &mut [u8],
-    ) -> Result<Transmit, JournalError> {
+    fn build_batch(&mut self, lane: usize, now: Millis, out: &mut [u8]) -> Result<Transmit, JournalError> {
         let mut batch = Transmit {
             lane: lane as u16,
             records: heapless::Vec::new(),
@@ -105,30 +95,27 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     /// Feeds one outcome from the transport. Returns what the user should
     /// learn, if anything (a confirmation or a dead letter). Outcomes for
     /// records that are not in flight are ignored.
-    pub fn handle_outcome(&mut self, now: Millis, seq: Seq, outcome: Outcome) -> Option<Delivery> {
-        let lane = self.lanes.iter().position(|l| {
+    pub fn handle_outcome(&mut self, now: Millis, seq: Seq, outcome: Outcome) {
+        let in_flight = |l: &super::Lane<WINDOW>| {
             l.in_flight > 0
                 && l.window
                     .iter()
                     .any(|s| s.seq == seq && s.state == SlotState::InFlight)
-        })?;
-        let journal_id = self.journal.id;
-        let id = MessageId {
-            journal: journal_id,
-            seq,
         };
-        let delivery = match outcome {
+        let Some(lane) = self.lanes.iter().position(in_flight) else {
+            return;
+        };
+        match outcome {
             Outcome::Confirmed { partition, offset } => {
-                self.set_state(lane, seq, SlotState::Confirmed);
+                if let Some(slot) = self.lanes[lane].slot_mut(seq) {
+                    slot.state = SlotState::Confirmed;
+                    slot.partition = partition;
+                    slot.offset = offset;
+                }
                 self.stats.confirmed += 1;
-                Some(Delivery::Confirmed {
-                    id,
-                    partition,
-                    offset,
-                })
             }
             Outcome::Failed(failure) => self.handle_failure(now, lane, seq, failure),
-        };
+        }
         let l = &mut self.lanes[lane];
         l.in_flight = l.in_flight.saturating_sub(1);
         if l.in_flight == 0 {
@@ -144,7 +131,17 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             }
         }
         self.advance(lane, now);
-        delivery
+    }
+
+    /// The next thing the user should learn: a confirmation (in send order
+    /// within a lane) or a dead letter.
+    pub fn poll_delivery(&mut self, now: Millis) -> Option<Delivery> {
+        if self.deliveries.is_empty() {
+            for lane in 0..LANES {
+                self.advance(lane, now);
+            }
+        }
+        self.deliveries.pop_front()
     }
 
     fn set_state(&mut self, lane: usize, seq: Seq, state: SlotState) {
@@ -153,56 +150,50 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         }
     }
 
-    fn handle_failure(
-        &mut self,
-        now: Millis,
-        lane: usize,
-        seq: Seq,
-        failure: Failure,
-    ) -> Option<Delivery> {
-        let since = {
-            let slot = self.lanes[lane].slot_mut(seq)?;
-            *slot.failing_since.get_or_insert(now)
+    fn handle_failure(&mut self, now: Millis, lane: usize, seq: Seq, failure: Failure) {
+        let Some(slot) = self.lanes[lane].slot_mut(seq) else {
+            return;
         };
+        let since = *slot.failing_since.get_or_insert(now);
         let timed_out = self
             .config
             .retry
             .delivery_timeout
             .is_some_and(|limit| now.saturating_sub(since) >= limit);
-        if failure.class == FailureClass::Terminal || timed_out {
-            let failure = if failure.class == FailureClass::Terminal {
-                failure
-            } else {
-                let mut reason: heapless::String<{ crate::transport::REASON_LEN }> =
-                    heapless::String::new();
-                let _ = core::fmt::Write::write_fmt(
-                    &mut reason,
-                    format_args!(
-                        "delivery timeout after {} ms; last: {}",
-                        now - since,
-                        failure.reason
-                    ),
-                );
-                Failure::new(FailureClass::Terminal, failure.code, &reason)
-            };
-            return match self.dead_letter(lane, seq, &failure) {
-                Ok(()) => Some(Delivery::DeadLettered {
-                    id: MessageId {
-                        journal: self.journal.id,
-                        seq,
-                    },
-                    failure,
-                }),
-                Err(_) => {
-                    // Could not journal the dead letter: keep the message
-                    // and try again later rather than lose it.
-                    self.retry_later(lane, seq, None);
-                    None
-                }
-            };
+        let terminal = failure.class == FailureClass::Terminal || timed_out;
+        // With the delivery queue full, a terminal failure waits: the record
+        // is sent again and dead-lettered when it fails again.
+        if !terminal || self.deliveries.is_full() {
+            self.retry_later(lane, seq, failure.retry_after);
+            return;
         }
-        self.retry_later(lane, seq, failure.retry_after);
-        None
+        let failure = if failure.class == FailureClass::Terminal {
+            failure
+        } else {
+            let mut reason: heapless::String<{ crate::transport::REASON_LEN }> = heapless::String::new();
+            let _ = core::fmt::Write::write_fmt(
+                &mut reason,
+                format_args!(
+                    "delivery timeout after {} ms; last: {}",
+                    now - since,
+                    failure.reason
+                ),
+            );
+            Failure::new(FailureClass::Terminal, failure.code, &reason)
+        };
+        match self.dead_letter(lane, seq, &failure) {
+            Ok(()) => {
+                let id = MessageId {
+                    journal: self.journal.id,
+                    seq,
+                };
+                // Cannot fail: checked `is_full` above.
+                let _ = self.deliveries.push_back(Delivery::DeadLettered { id, failure });
+            }
+            // Could not journal the dead letter: keep the message and try
+            // again later rather than lose it.
+            Err(_) => self.retry_later(lane, seq, None),
+        }
     }
 
     fn retry_later(&mut self, lane: usize, seq: Seq, server_wait: Option<Millis>) {
@@ -214,18 +205,12 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     }
 
     /// Writes a dead-letter entry holding a copy of the record.
-    fn dead_letter(
-        &mut self,
-        lane: usize,
-        seq: Seq,
-        failure: &Failure,
-    ) -> Result<(), JournalError> {
+    fn dead_letter(&mut self, lane: usize, seq: Seq, failure: &Failure) -> Result<(), JournalError> {
         let pos = self.lanes[lane]
             .slot_mut(seq)
             .ok_or(JournalError::Unreadable)?
             .pos;
-        let (write, spare, cache) =
-            areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
+        let (write, spare, cache) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
         let frame = match self.journal.read(cache, pos) {
             Ok(Read::Frame(f)) if f.header.seq == seq => f,
             _ => return Err(JournalError::Unreadable),
@@ -243,12 +228,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             .journal
             .append(write, spare, n, EntryKind::DeadLetter, 0)
             .map_err(journal_error)?;
-        if let Some(seg) = self
-            .journal
-            .segments
-            .iter_mut()
-            .find(|s| s.id == at.segment)
-        {
+        if let Some(seg) = self.journal.segments.iter_mut().find(|s| s.id == at.segment) {
             seg.dl_live += 1;
             seg.dl_written += 1;
         }
@@ -258,14 +238,27 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         Ok(())
     }
 
-    /// Moves the lane's watermark over its done prefix.
+    /// Moves the lane's watermark over its done prefix, queueing the
+    /// confirmations it passes (stopping while the queue is full).
     fn advance(&mut self, lane: usize, now: Millis) {
         let l = &mut self.lanes[lane];
         let mut moved = None;
-        while l.window.front().is_some_and(|s| s.done()) {
+        while l.window.front().is_some_and(|s| s.done()) && !self.deliveries.is_full() {
             if let Some(slot) = l.window.pop_front() {
                 moved = Some(slot.seq);
                 self.stats.pending = self.stats.pending.saturating_sub(1);
+                if slot.state == SlotState::Confirmed {
+                    let id = MessageId {
+                        journal: self.journal.id,
+                        seq: slot.seq,
+                    };
+                    let (partition, offset) = (slot.partition, slot.offset);
+                    let _ = self.deliveries.push_back(Delivery::Confirmed {
+                        id,
+                        partition,
+                        offset,
+                    });
+                }
             }
         }
         if let Some(seq) = moved {
@@ -313,9 +306,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         match self.journal.read(cache, pos)? {
             Read::Frame(f) => {
                 let h = f.header;
-                if h.kind == EntryKind::Message as u8
-                    && only.is_none_or(|l| l == usize::from(h.lane))
-                {
+                if h.kind == EntryKind::Message as u8 && only.is_none_or(|l| l == usize::from(h.lane)) {
                     self.index(h.lane, h.seq, pos, now);
                 }
                 Ok(Some(Position {
@@ -325,15 +316,10 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             }
             // The end of a segment, or bytes damaged since recovery: go on
             // with the next segment (recovery will report the damage).
-            Read::End | Read::Bad => {
-                Ok(self
-                    .journal
-                    .next_segment(pos.segment)
-                    .map(|segment| Position {
-                        segment,
-                        offset: SEGMENT_HEADER_LEN as u64,
-                    }))
-            }
+            Read::End | Read::Bad => Ok(self.journal.next_segment(pos.segment).map(|segment| Position {
+                segment,
+                offset: SEGMENT_HEADER_LEN as u64,
+            })),
         }
     }
 
@@ -409,9 +395,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     pub fn handle_timeout(&mut self, now: Millis) -> Result<(), JournalError> {
         if self.journal.failed.is_some() {
             return Err(JournalError::FailedClosed(
-                self.journal
-                    .failed
-                    .unwrap_or(crate::StorageErrorKind::Other),
+                self.journal.failed.unwrap_or(crate::StorageErrorKind::Other),
             ));
         }
         let (write, spare, _) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
@@ -419,9 +403,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             .marks_changed_at
             .is_some_and(|t| now >= t + self.config.confirm_interval)
         {
-            self.journal
-                .flush_marks(write, spare)
-                .map_err(journal_error)?;
+            self.journal.flush_marks(write, spare).map_err(journal_error)?;
             self.journal.collect(write, spare).map_err(journal_error)?;
             self.marks_changed_at = None;
         }
