@@ -112,9 +112,13 @@ impl ChunkReader {
             return Ok(Read::Bad);
         }
         let payload = whole.start + FRAME_HEADER_LEN..whole.start + FRAME_HEADER_LEN + header.len as usize;
-        if !header.verify(&header_bytes, &buf[payload.clone()]) {
+        // Padding is not checksummed, so it must be zero: a flipped bit
+        // anywhere in a frame is then detected.
+        let padding = &buf[payload.end..whole.start + total];
+        if !header.verify(&header_bytes, &buf[payload.clone()]) || padding.iter().any(|b| *b != 0) {
             return Ok(Read::Bad);
         }
+
         Ok(Read::Frame(Frame {
             header,
             payload,

@@ -205,13 +205,14 @@ impl RecoveryReport {
 impl fmt::Display for RecoveryReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.created {
-            return write!(f, "new journal {:016x}", self.journal);
+            write!(f, "new journal {:016x}", self.journal)?;
+        } else {
+            write!(
+                f,
+                "journal {:016x}: {} segments, {} entries, {} bytes read; {} messages pending, {} dead letters",
+                self.journal, self.segments, self.entries, self.bytes, self.pending, self.dead_letters
+            )?;
         }
-        write!(
-            f,
-            "journal {:016x}: {} segments, {} entries, {} bytes read; {} messages pending, {} dead letters",
-            self.journal, self.segments, self.entries, self.bytes, self.pending, self.dead_letters
-        )?;
         if let Some(t) = &self.torn_tail {
             write!(
                 f,

@@ -1,0 +1,262 @@
+//! One test per state and transition of the delivery machine (see the state
+//! graph in `steadfast_core::delivery`).
+#![allow(clippy::unwrap_used)]
+
+use steadfast_core::testing::{MemStorage, TestProducer, open_mem};
+use steadfast_core::{
+    Config, Delivery, Failure, FailureClass, Message, Outcome, RetryPolicy, SendErrorKind, StorageErrorKind,
+    SyncPolicy,
+};
+
+fn config() -> Config {
+    Config {
+        journal_id: 1,
+        segment_size: 16 << 10,
+        budget: 1 << 20,
+        max_entry: 1024,
+        sync: SyncPolicy::Always,
+        retry: RetryPolicy {
+            initial: 100,
+            max: 1000,
+            delivery_timeout: None,
+        },
+        ..Config::default()
+    }
+}
+
+fn producer() -> TestProducer {
+    open_mem(MemStorage::new(), config(), 0).0
+}
+
+/// Sends the next ready batch; returns its seqs.
+fn transmit(p: &mut TestProducer, now: u64) -> Vec<u64> {
+    let mut out = vec![0u8; 1 << 16];
+    match p.poll_transmit(now, &mut out).unwrap() {
+        Some(batch) => batch.records(&out).map(|r| r.unwrap().seq).collect(),
+        None => Vec::new(),
+    }
+}
+
+fn fail(class: FailureClass) -> Outcome {
+    Outcome::Failed(Failure::new(class, 7, "scripted"))
+}
+
+fn confirmed() -> Outcome {
+    Outcome::Confirmed {
+        partition: 0,
+        offset: 5,
+    }
+}
+
+fn deliveries(p: &mut TestProducer, now: u64) -> Vec<Delivery> {
+    std::iter::from_fn(|| p.poll_delivery(now)).collect()
+}
+
+#[test]
+fn queued_messages_go_out_as_one_batch_per_lane() {
+    let mut p = producer();
+    let a = p.send(0, Message::new("t", b"a").with_partition(0)).unwrap();
+    let b = p.send(0, Message::new("t", b"b").with_partition(0)).unwrap();
+    assert_eq!(transmit(&mut p, 0), [a, b]);
+    // In flight: the lane sends nothing more until it hears back.
+    p.send(0, Message::new("t", b"c").with_partition(0)).unwrap();
+    assert_eq!(transmit(&mut p, 0), Vec::<u64>::new());
+    assert_eq!(p.in_flight(), 2);
+}
+
+#[test]
+fn confirmed_messages_are_reported_and_forgotten() {
+    let mut p = producer();
+    let a = p.send(0, Message::new("t", b"a")).unwrap();
+    transmit(&mut p, 0);
+    p.handle_outcome(1, a, confirmed());
+    let d = deliveries(&mut p, 1);
+    assert!(matches!(&d[..], [Delivery::Confirmed { id, offset: 5, .. }] if id.seq == a));
+    assert_eq!(p.stats().pending, 0);
+    assert!(p.is_idle());
+}
+
+#[test]
+fn a_retriable_failure_waits_for_its_backoff() {
+    let mut p = producer();
+    let a = p.send(0, Message::new("t", b"a")).unwrap();
+    transmit(&mut p, 0);
+    p.handle_outcome(10, a, fail(FailureClass::Retriable));
+    assert_eq!(p.stats().retried, 1);
+    let due = p.poll_timeout(10).unwrap();
+    assert!((10..=110).contains(&due), "backoff ends at {due}");
+    if due > 10 {
+        assert_eq!(transmit(&mut p, due - 1), Vec::<u64>::new());
+    }
+    assert_eq!(transmit(&mut p, due), [a]);
+}
+
+#[test]
+fn a_server_requested_wait_is_honoured() {
+    let mut p = producer();
+    let a = p.send(0, Message::new("t", b"a")).unwrap();
+    transmit(&mut p, 0);
+    let throttled = Failure::new(FailureClass::Retriable, 429, "slow down").with_retry_after(5_000);
+    p.handle_outcome(0, a, Outcome::Failed(throttled));
+    assert_eq!(transmit(&mut p, 4_999), Vec::<u64>::new());
+    assert_eq!(transmit(&mut p, 5_000), [a]);
+}
+
+#[test]
+fn an_unknown_outcome_is_sent_again_never_dropped() {
+    let mut p = producer();
+    let a = p.send(0, Message::new("t", b"a")).unwrap();
+    transmit(&mut p, 0);
+    p.handle_outcome(0, a, fail(FailureClass::Unknown));
+    assert!(deliveries(&mut p, 0).is_empty());
+    let due = p.poll_timeout(0).unwrap();
+    assert_eq!(transmit(&mut p, due), [a]);
+}
+
+#[test]
+fn a_terminal_failure_is_dead_lettered_with_its_reason() {
+    let mut p = producer();
+    let a = p.send(0, Message::new("t", b"a")).unwrap();
+    transmit(&mut p, 0);
+    p.handle_outcome(0, a, fail(FailureClass::Terminal));
+    let d = deliveries(&mut p, 0);
+    assert!(
+        matches!(&d[..], [Delivery::DeadLettered { id, failure }] if id.seq == a && failure.reason == "scripted")
+    );
+    assert_eq!(p.stats().dead_letters, 1);
+    assert!(p.is_idle());
+}
+
+#[test]
+fn a_delivery_timeout_turns_retries_into_a_dead_letter() {
+    let mut cfg = config();
+    cfg.retry.delivery_timeout = Some(1_000);
+    let mut p = open_mem(MemStorage::new(), cfg, 0).0;
+    let a = p.send(0, Message::new("t", b"a")).unwrap();
+    transmit(&mut p, 0);
+    p.handle_outcome(0, a, fail(FailureClass::Retriable));
+    assert!(deliveries(&mut p, 0).is_empty());
+    let due = p.poll_timeout(0).unwrap();
+    transmit(&mut p, due);
+    p.handle_outcome(1_500, a, fail(FailureClass::Retriable));
+    let d = deliveries(&mut p, 1_500);
+    assert!(
+        matches!(&d[..], [Delivery::DeadLettered { failure, .. }] if failure.reason.starts_with("delivery timeout"))
+    );
+}
+
+#[test]
+fn a_later_message_is_never_confirmed_ahead_of_an_earlier_one_being_retried() {
+    let mut p = producer();
+    let a = p.send(0, Message::new("t", b"a").with_partition(1)).unwrap();
+    let b = p.send(0, Message::new("t", b"b").with_partition(1)).unwrap();
+    assert_eq!(transmit(&mut p, 0), [a, b]);
+    p.handle_outcome(0, a, fail(FailureClass::Retriable));
+    p.handle_outcome(0, b, confirmed());
+    assert!(deliveries(&mut p, 0).is_empty(), "b must wait for a");
+    let due = p.poll_timeout(0).unwrap();
+    assert_eq!(transmit(&mut p, due), [a], "only a is sent again");
+    p.handle_outcome(due, a, confirmed());
+    let order: Vec<u64> = deliveries(&mut p, due)
+        .iter()
+        .map(|d| match d {
+            Delivery::Confirmed { id, .. } => id.seq,
+            Delivery::DeadLettered { id, .. } => id.seq,
+        })
+        .collect();
+    assert_eq!(order, [a, b]);
+}
+
+#[test]
+fn a_lane_window_overflow_is_read_back_in_order() {
+    // TestProducer windows hold 16 messages.
+    let mut p = producer();
+    let seqs: Vec<u64> = (0..100u32)
+        .map(|i| {
+            p.send(0, Message::new("t", &i.to_le_bytes()).with_partition(0))
+                .unwrap()
+        })
+        .collect();
+    let mut sent = Vec::new();
+    for now in 0..1000 {
+        let batch = transmit(&mut p, now);
+        for s in &batch {
+            p.handle_outcome(now, *s, confirmed());
+        }
+        sent.extend(batch);
+        deliveries(&mut p, now);
+        if sent.len() == seqs.len() {
+            break;
+        }
+    }
+    assert_eq!(sent, seqs);
+}
+
+#[test]
+fn a_full_journal_hands_the_message_back() {
+    let mut cfg = config();
+    cfg.budget = 20 << 10;
+    let mut p = open_mem(MemStorage::new(), cfg, 0).0;
+    let value = [7u8; 500];
+    let err = loop {
+        if let Err(e) = p.send(0, Message::new("t", &value)) {
+            break e;
+        }
+    };
+    assert!(
+        matches!(err.kind, SendErrorKind::Full { budget, .. } if budget == 20 << 10),
+        "{err}"
+    );
+    assert_eq!(err.message.value, Some(&value[..]));
+}
+
+#[test]
+fn a_message_larger_than_an_entry_is_refused_with_the_limit() {
+    let mut p = producer();
+    let big = vec![0u8; 5000];
+    let err = p.send(0, Message::new("t", &big)).unwrap_err();
+    assert!(
+        matches!(err.kind, SendErrorKind::TooLarge { limit: 1024, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("limit is 1024"), "{err}");
+}
+
+#[test]
+fn a_full_disk_is_refused_and_harms_nothing_journaled() {
+    let mut storage = MemStorage::new();
+    storage.capacity = Some(6_000);
+    let mut p = open_mem(storage, config(), 0).0;
+    let value = [1u8; 400];
+    let mut accepted = 0;
+    let err = loop {
+        match p.send(0, Message::new("t", &value)) {
+            Ok(_) => accepted += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind, SendErrorKind::NoSpace, "{err}");
+    p.sync(0).unwrap();
+    let (_, report) = open_mem(p.storage().crash(false), config(), 0);
+    assert_eq!(report.pending, accepted, "{report}");
+}
+
+#[test]
+fn a_failed_sync_closes_the_journal() {
+    let mut p = producer();
+    p.send(0, Message::new("t", b"a")).unwrap();
+    p.storage_mut().fail_syncs = true;
+    assert!(p.sync(0).is_err());
+    assert!(p.failed().is_some());
+    let err = p.send(0, Message::new("t", b"b")).unwrap_err();
+    assert!(matches!(err.kind, SendErrorKind::FailedClosed(_)), "{err}");
+    assert!(!matches!(p.failed(), Some(StorageErrorKind::NoSpace)));
+}
+
+#[test]
+fn outcomes_for_unknown_records_are_ignored() {
+    let mut p = producer();
+    p.handle_outcome(0, 12345, confirmed());
+    assert!(deliveries(&mut p, 0).is_empty());
+    assert_eq!(p.stats().confirmed, 0);
+}
