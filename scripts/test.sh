@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of the project. Installs what it needs, idempotently.
+# Used by `.ci/run`; safe to run on a fresh machine (root, Debian).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain components and targets"
+rustup component add clippy rustfmt >/dev/null 2>&1 || true
+for target in thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do
+  rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
+
+step "format"
+cargo fmt --all --check
+
+step "clippy (all targets, all features, warnings are errors)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "no_std core for bare-metal targets"
+for target in thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do
+  cargo build -p steadfast-core --target "$target" --no-default-features
+done
+
+step "tests"
+cargo test --workspace --all-features
