@@ -91,6 +91,11 @@
 //! - `test-support`: [`testing`]: an in-memory storage that can crash and a
 //!   scripted transport (needs an allocator).
 #![no_std]
+// Errors hand back what the failed call took (a message with its headers, a
+// recovery report) and the core has no allocator to box them: large `Err`
+// variants are the design, not an accident.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
+#![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 #![forbid(unsafe_code)]
 
 #[cfg(test)]

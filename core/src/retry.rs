@@ -40,7 +40,7 @@ impl RetryPolicy {
     /// than what the server asked for.
     pub fn backoff(&self, attempt: u32, jitter: &mut Jitter, server_wait: Option<Millis>) -> Millis {
         let ceiling = self.ceiling(attempt);
-        let wait = jitter.next() % (ceiling + 1);
+        let wait = jitter.next_u64() % (ceiling + 1);
         wait.max(server_wait.unwrap_or(0))
     }
 }
@@ -56,7 +56,7 @@ impl Jitter {
     }
 
     /// The next value.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -95,6 +95,6 @@ mod tests {
     #[test]
     fn jitter_replays_from_its_seed() {
         let (mut a, mut b) = (Jitter::new(1), Jitter::new(1));
-        assert!((0..100).all(|_| a.next() == b.next()));
+        assert!((0..100).all(|_| a.next_u64() == b.next_u64()));
     }
 }

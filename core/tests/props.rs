@@ -134,11 +134,12 @@ proptest! {
         // segment recovery starts may reuse seqs of a cut tail: those never
         // left the machine.)
         for (seq, (segment, payload)) in entries(&mut p2) {
-            if let Some((before_segment, before)) = original.get(&seq) {
-                if *before_segment == segment {
-                    prop_assert_eq!(&payload, before);
-                }
+            if let Some((before_segment, before)) = original.get(&seq)
+                && *before_segment == segment
+            {
+                prop_assert_eq!(&payload, before);
             }
+
         }
     }
 }

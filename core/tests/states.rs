@@ -37,6 +37,20 @@ fn transmit(p: &mut TestProducer, now: u64) -> Vec<u64> {
     }
 }
 
+/// Advances time from `now` as a driver would (timer by timer) until a batch
+/// goes out; returns when and what.
+fn next_transmit(p: &mut TestProducer, mut now: u64) -> (u64, Vec<u64>) {
+    for _ in 0..100 {
+        let batch = transmit(p, now);
+        if !batch.is_empty() {
+            return (now, batch);
+        }
+        p.handle_timeout(now).unwrap();
+        now = p.poll_timeout(now).unwrap().max(now + 1);
+    }
+    panic!("nothing was transmitted");
+}
+
 fn fail(class: FailureClass) -> Outcome {
     Outcome::Failed(Failure::new(class, 7, "scripted"))
 }
@@ -49,7 +63,7 @@ fn confirmed() -> Outcome {
 }
 
 fn deliveries(p: &mut TestProducer, now: u64) -> Vec<Delivery> {
-    std::iter::from_fn(|| p.poll_delivery(now)).collect()
+    core::iter::from_fn(|| p.poll_delivery(now)).collect()
 }
 
 #[test]
@@ -83,12 +97,19 @@ fn a_retriable_failure_waits_for_its_backoff() {
     transmit(&mut p, 0);
     p.handle_outcome(10, a, fail(FailureClass::Retriable));
     assert_eq!(p.stats().retried, 1);
-    let due = p.poll_timeout(10).unwrap();
+    let (due, batch) = next_transmit(&mut p, 10);
     assert!((10..=110).contains(&due), "backoff ends at {due}");
-    if due > 10 {
-        assert_eq!(transmit(&mut p, due - 1), Vec::<u64>::new());
-    }
-    assert_eq!(transmit(&mut p, due), [a]);
+    assert_eq!(batch, [a]);
+    // Full jitter: over many first retries the wait spreads over 0..=100.
+    let waits: Vec<u64> = (0..50)
+        .map(|_| {
+            let (at, batch) = (due, [a]);
+            p.handle_outcome(at, batch[0], fail(FailureClass::Retriable));
+            let (next, _) = next_transmit(&mut p, at);
+            next - at
+        })
+        .collect();
+    assert!(waits.iter().any(|w| *w > 0), "backoff never waited: {waits:?}");
 }
 
 #[test]
@@ -109,8 +130,7 @@ fn an_unknown_outcome_is_sent_again_never_dropped() {
     transmit(&mut p, 0);
     p.handle_outcome(0, a, fail(FailureClass::Unknown));
     assert!(deliveries(&mut p, 0).is_empty());
-    let due = p.poll_timeout(0).unwrap();
-    assert_eq!(transmit(&mut p, due), [a]);
+    assert_eq!(next_transmit(&mut p, 0).1, [a]);
 }
 
 #[test]
@@ -136,8 +156,7 @@ fn a_delivery_timeout_turns_retries_into_a_dead_letter() {
     transmit(&mut p, 0);
     p.handle_outcome(0, a, fail(FailureClass::Retriable));
     assert!(deliveries(&mut p, 0).is_empty());
-    let due = p.poll_timeout(0).unwrap();
-    transmit(&mut p, due);
+    next_transmit(&mut p, 0);
     p.handle_outcome(1_500, a, fail(FailureClass::Retriable));
     let d = deliveries(&mut p, 1_500);
     assert!(
@@ -154,8 +173,8 @@ fn a_later_message_is_never_confirmed_ahead_of_an_earlier_one_being_retried() {
     p.handle_outcome(0, a, fail(FailureClass::Retriable));
     p.handle_outcome(0, b, confirmed());
     assert!(deliveries(&mut p, 0).is_empty(), "b must wait for a");
-    let due = p.poll_timeout(0).unwrap();
-    assert_eq!(transmit(&mut p, due), [a], "only a is sent again");
+    let (due, batch) = next_transmit(&mut p, 0);
+    assert_eq!(batch, [a], "only a is sent again");
     p.handle_outcome(due, a, confirmed());
     let order: Vec<u64> = deliveries(&mut p, due)
         .iter()

@@ -302,12 +302,11 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
         s.report.push(open.damage(upto.max(open.from)));
     }
     check_manifest(&mut s);
-    if let Some(m) = meta {
-        if m.durable_seq > s.last_seq && !s.segments.is_empty() {
-            if let Some(lost) = SeqRange::new(s.last_seq + 1, m.durable_seq) {
-                s.report.push(Damage::Truncated { lost });
-            }
-        }
+    if let Some(m) = meta
+        && !s.segments.is_empty()
+        && let Some(lost) = SeqRange::new(s.last_seq + 1, m.durable_seq)
+    {
+        s.report.push(Damage::Truncated { lost });
     }
     Ok((s, meta))
 }
@@ -469,12 +468,11 @@ fn apply_entry<const LANES: usize, const SEGS: usize>(
                 s.removed.clear();
             }
         }
-        Some(EntryKind::DeadLetter) => {
-            if DeadLetterEntry::decode(payload).is_ok() {
-                info.dl_live += 1;
-                info.dl_written += 1;
-            }
+        Some(EntryKind::DeadLetter) if DeadLetterEntry::decode(payload).is_ok() => {
+            info.dl_live += 1;
+            info.dl_written += 1;
         }
+
         Some(EntryKind::Resolve) => {
             if let Ok((dl_seq, _)) = decode_resolve(payload) {
                 let target = if info.contains(dl_seq) || dl_seq > info.last_seq {
@@ -494,7 +492,7 @@ fn apply_entry<const LANES: usize, const SEGS: usize>(
                 let _ = s.removed.push(id);
             }
         }
-        None => {}
+        _ => {}
     }
 }
 
@@ -596,11 +594,11 @@ fn count_pending<S: Storage, const LANES: usize, const SEGS: usize>(
     for i in 0..journal.segments.len() {
         let g = &journal.segments[i];
         let mut partial = false;
-        for lane in 0..LANES {
-            if g.lane_count[lane] == 0 || marks[lane] >= g.lane_max[lane] {
+        for (lane, &mark) in marks.iter().enumerate() {
+            if g.lane_count[lane] == 0 || mark >= g.lane_max[lane] {
                 continue;
             }
-            if marks[lane] < g.lane_min[lane] {
+            if mark < g.lane_min[lane] {
                 pending += u64::from(g.lane_count[lane]);
             } else {
                 partial = true;
