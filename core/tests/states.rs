@@ -279,3 +279,16 @@ fn outcomes_for_unknown_records_are_ignored() {
     assert!(deliveries(&mut p, 0).is_empty());
     assert_eq!(p.stats().confirmed, 0);
 }
+
+#[test]
+fn a_message_larger_than_the_budget_is_refused_with_the_limit() {
+    let mut cfg = config();
+    cfg.budget = 6_000;
+    let mut p = open_mem(MemStorage::new(), cfg, 0).0;
+    let value = [0u8; 900];
+    let err = p.send(0, Message::new("t", &value)).unwrap_err();
+    match err.kind {
+        SendErrorKind::TooLarge { size, limit } => assert!(size > limit && limit < 6_000, "{err}"),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+}

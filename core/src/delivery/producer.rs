@@ -319,6 +319,13 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         // Keep room for bookkeeping (confirmations, manifests), so a full
         // journal can always record progress and shrink.
         let reserve = 2 * self.manifest_len as u64 + 4096;
+        if frame as u64 + reserve > budget {
+            let limit = budget.saturating_sub(reserve) as usize;
+            return Err(SendError {
+                kind: SendErrorKind::TooLarge { size: frame, limit },
+                message: record.message,
+            });
+        }
         if used + frame as u64 + reserve > budget {
             return Err(SendError {
                 kind: SendErrorKind::Full { budget, used },
