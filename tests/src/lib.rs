@@ -1,1 +1,4 @@
 //! steadfast-sim: the deterministic simulator and integration suites.
+
+pub mod brokers;
+pub mod rest_proxy;

@@ -1,0 +1,307 @@
+//! A Kafka REST proxy for tests: real HTTP on 127.0.0.1, speaking like
+//! Confluent REST Proxy (v3 and v2), Karapace (v2) or Redpanda's
+//! pandaproxy (v2), quirks included, and misbehaving on request.
+//!
+//! None of those proxies can be installed on the project's machines, so
+//! this server reproduces their documented behaviour (the project's
+//! `REST-PROXY.md`): streamed v3 answers with per-record `error_code`s,
+//! v2 `offsets[]` one per record (Confluent, Karapace) or one per partition
+//! (Redpanda), Karapace's 1 MiB body cap, its 422 on a `headers` field and
+//! on partial failure, Confluent's 50002/50003, Redpanda's Kafka codes, the
+//! media-type checks (v3 answers 400 to a `charset` parameter, v2 415/406),
+//! basic auth (401 with `WWW-Authenticate`, 403).
+//!
+//! It keeps what it accepted, per topic and partition in offset order
+//! ([`RestProxy::records`]), so a test can compare what a client was told
+//! with what was written. A test arms [`Fault`]s at run time to make it
+//! hang, reset, fail, throttle, slow down, forget topics or answer garbage.
+//!
+//! ```no_run
+//! use steadfast_sim::rest_proxy::{Fault, Flavor, ProxyConfig, RestProxy, Times};
+//!
+//! let proxy = RestProxy::start(ProxyConfig::new(Flavor::KarapaceV2).topic("events", 3))?;
+//! proxy.arm(Fault::Status(503), Times::Next(1));
+//! // ... point a client at proxy.base_url() ...
+//! let written = proxy.records("events");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod produce;
+mod route;
+mod state;
+mod v2;
+mod v3;
+mod wire;
+
+use core::net::SocketAddr;
+use core::time::Duration;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+pub use state::{SeenRequest, StoredRecord};
+
+use state::Shared;
+
+/// Which server to imitate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flavor {
+    /// Confluent REST Proxy 6+: v3 (`/v3/clusters/...`) and v2 (`/topics/...`).
+    ConfluentV3,
+    /// Confluent REST Proxy before v3 existed: v2 only (`/v3` is 404).
+    ConfluentV2,
+    /// Aiven's Karapace: v2 only, 1 MiB body cap, 422 on partial failure.
+    KarapaceV2,
+    /// Redpanda's pandaproxy: v2 only, one result per partition, Kafka codes.
+    RedpandaV2,
+}
+
+impl Flavor {
+    /// Every flavor.
+    pub const ALL: [Flavor; 4] = [
+        Flavor::ConfluentV3,
+        Flavor::ConfluentV2,
+        Flavor::KarapaceV2,
+        Flavor::RedpandaV2,
+    ];
+
+    /// Parses `confluent-v3`, `confluent-v2`, `karapace`, `redpanda`.
+    pub fn parse(name: &str) -> Option<Flavor> {
+        match name {
+            "confluent-v3" | "confluent" => Some(Flavor::ConfluentV3),
+            "confluent-v2" => Some(Flavor::ConfluentV2),
+            "karapace" | "karapace-v2" => Some(Flavor::KarapaceV2),
+            "redpanda" | "redpanda-v2" => Some(Flavor::RedpandaV2),
+            _ => None,
+        }
+    }
+}
+
+/// How the server is set up when it starts.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    pub(crate) flavor: Flavor,
+    pub(crate) prefix: String,
+    pub(crate) auth: Option<(String, String)>,
+    pub(crate) topics: Vec<(String, i32)>,
+    pub(crate) cluster_id: String,
+    pub(crate) body_cap: Option<usize>,
+    pub(crate) max_record_bytes: usize,
+}
+
+impl ProxyConfig {
+    /// A `flavor` server without topics; Karapace gets its 1 MiB body cap.
+    pub fn new(flavor: Flavor) -> ProxyConfig {
+        ProxyConfig {
+            flavor,
+            prefix: String::new(),
+            auth: None,
+            topics: Vec::new(),
+            cluster_id: "xFhUvurESIeeCI87SXWR-Q".into(),
+            body_cap: (flavor == Flavor::KarapaceV2).then_some(1024 * 1024),
+            max_record_bytes: 8 * 1024 * 1024,
+        }
+    }
+
+    /// Serves under a path prefix (Confluent Cloud: `/kafka`).
+    #[must_use]
+    pub fn prefix(mut self, prefix: &str) -> ProxyConfig {
+        self.prefix = prefix.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Requires HTTP basic auth with these credentials.
+    #[must_use]
+    pub fn basic_auth(mut self, user: &str, password: &str) -> ProxyConfig {
+        self.auth = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Creates a topic with this many partitions.
+    #[must_use]
+    pub fn topic(mut self, name: &str, partitions: i32) -> ProxyConfig {
+        self.topics.push((name.to_owned(), partitions));
+        self
+    }
+
+    /// Refuses request bodies over `bytes` with 413 (`None`: no cap).
+    #[must_use]
+    pub fn body_cap(mut self, bytes: Option<usize>) -> ProxyConfig {
+        self.body_cap = bytes;
+        self
+    }
+
+    /// Refuses records whose key plus value exceed `bytes` (the broker's
+    /// `max.message.bytes`), per record.
+    #[must_use]
+    pub fn max_record_bytes(mut self, bytes: usize) -> ProxyConfig {
+        self.max_record_bytes = bytes;
+        self
+    }
+}
+
+/// A misbehaviour, armed with [`RestProxy::arm`]. Faults apply to produce
+/// requests only (cluster discovery always works).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Read the request, write nothing, never answer.
+    Hang,
+    /// Write the records, then never answer.
+    HangAfterWrite,
+    /// Write the records, send half the answer, then reset the connection.
+    ResetMidResponse,
+    /// Answer this HTTP status (a 5xx, say) with an error body; write nothing.
+    Status(u16),
+    /// Answer 429 with `Retry-After: secs`; write nothing.
+    Throttle {
+        /// The `Retry-After` value in seconds.
+        retry_after_secs: u32,
+    },
+    /// Fail every `n`th record the server looks at, in the flavor's own
+    /// words (v3 50003/50002, Confluent v2 50003/50002, Karapace 2/1 with
+    /// HTTP 422, Redpanda Kafka 6/87 for the record's whole partition).
+    FailEveryNth {
+        /// Period.
+        n: usize,
+        /// Retriable (true) or not.
+        retriable: bool,
+    },
+    /// v3: drop every `n`th record with a per-record 429 inside the 200
+    /// stream (other flavors: a retriable failure).
+    ThrottleEveryNth(usize),
+    /// Write the records, then wait this long before answering.
+    Slow(Duration),
+    /// Every topic is unknown until this long after the fault was armed.
+    UnknownTopicFor(Duration),
+    /// Write the records, then answer 200 with an HTML page.
+    Html,
+    /// Write the records, then answer 200 with bytes that are not JSON
+    /// (nor UTF-8) under a JSON content type.
+    Garbage,
+    /// Write the records, then answer the right JSON as `text/plain`.
+    WrongContentType,
+    /// Write every record, but answer only the first `k` results.
+    Truncate(usize),
+}
+
+impl Fault {
+    /// Faults decided once per request (the others act per record or by
+    /// time).
+    fn is_request_level(&self) -> bool {
+        !matches!(
+            self,
+            Fault::FailEveryNth { .. } | Fault::ThrottleEveryNth(_) | Fault::UnknownTopicFor(_)
+        )
+    }
+}
+
+/// How many produce requests a request-level fault affects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Times {
+    /// Until [`RestProxy::clear_faults`].
+    Always,
+    /// The next `n` produce requests.
+    Next(usize),
+}
+
+/// A running test server; stops when dropped.
+#[derive(Debug)]
+pub struct RestProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl RestProxy {
+    /// Starts serving on an ephemeral port of 127.0.0.1.
+    pub fn start(config: ProxyConfig) -> io::Result<RestProxy> {
+        Self::start_on(config, 0)
+    }
+
+    /// Starts serving on `127.0.0.1:port` (0: any free port).
+    pub fn start_on(config: ProxyConfig, port: u16) -> io::Result<RestProxy> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        let accept = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("rest-proxy-accept".into())
+                .spawn(move || wire::accept_loop(listener, shared))?
+        };
+        Ok(RestProxy {
+            addr,
+            shared,
+            accept: Some(accept),
+        })
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` plus the prefix: what a client is given.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.addr, self.shared.config.prefix)
+    }
+
+    /// The flavor served.
+    pub fn flavor(&self) -> Flavor {
+        self.shared.config.flavor
+    }
+
+    /// The v3 cluster id served.
+    pub fn cluster_id(&self) -> &str {
+        &self.shared.config.cluster_id
+    }
+
+    /// Creates a topic (no-op if it exists).
+    pub fn create_topic(&self, name: &str, partitions: i32) {
+        self.shared.create_topic(name, partitions);
+    }
+
+    /// Arms a fault.
+    pub fn arm(&self, fault: Fault, times: Times) {
+        self.shared.arm(fault, times);
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        self.shared.clear_faults();
+    }
+
+    /// Every record `topic` holds, partition by partition, in offset order.
+    pub fn records(&self, topic: &str) -> Vec<StoredRecord> {
+        self.shared.log(topic)
+    }
+
+    /// Every request seen so far, in arrival order.
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.shared.requests()
+    }
+
+    /// Stops serving: hung requests are released and connections closed.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.stop();
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+impl Drop for RestProxy {
+    fn drop(&mut self) {
+        if self.accept.is_some() {
+            self.shutdown();
+        }
+    }
+}
