@@ -23,6 +23,8 @@
 //! - [`FailureClass::Terminal`]: the broker will never accept this record
 //!   (too large, authorization, unknown topic after the configured wait,
 //!   4xx). The core moves it to the dead-letter area.
+//! - [`FailureClass::UnknownTopic`]: the topic or partition does not exist
+//!   (yet); the core retries for the configured wait, then dead-letters.
 //! - [`FailureClass::Unknown`]: the record may or may not have been written
 //!   (a timeout or connection reset after the request left, a purge). The
 //!   core sends it again; the message id lets consumers drop the duplicate.
@@ -50,6 +52,11 @@ pub enum FailureClass {
     Terminal,
     /// Maybe written; send again (duplicates are expected).
     Unknown,
+    /// The topic (or partition) does not exist, yet. Retried like
+    /// `Retriable` until the message has been failing for
+    /// `Config::unknown_topic_wait`, then treated as `Terminal`: topics
+    /// are often created moments after producers start.
+    UnknownTopic,
 }
 
 /// A failed delivery: its class, the transport's error code and a reason
@@ -99,6 +106,7 @@ impl fmt::Display for Failure {
             FailureClass::Retriable => "retriable",
             FailureClass::Terminal => "terminal",
             FailureClass::Unknown => "outcome unknown",
+            FailureClass::UnknownTopic => "unknown topic",
         };
         write!(f, "{class} failure (code {}): {}", self.code, self.reason)
     }

@@ -292,3 +292,23 @@ fn a_message_larger_than_the_budget_is_refused_with_the_limit() {
         other => panic!("expected TooLarge, got {other:?}"),
     }
 }
+
+#[test]
+fn an_unknown_topic_is_retried_for_the_configured_wait_then_dead_lettered() {
+    let mut cfg = config();
+    cfg.unknown_topic_wait = 2_000;
+    let mut p = open_mem(MemStorage::new(), cfg, 0).0;
+    let a = p.send(0, Message::new("later", b"a")).unwrap();
+    let (mut now, _) = next_transmit(&mut p, 0);
+    let unknown = || Outcome::Failed(Failure::new(FailureClass::UnknownTopic, 3, "unknown topic"));
+    p.handle_outcome(now, a, unknown());
+    assert!(deliveries(&mut p, now).is_empty(), "retried, not dead-lettered");
+    (now, _) = next_transmit(&mut p, now);
+    now = now.max(2_000);
+    p.handle_outcome(now, a, unknown());
+    let d = deliveries(&mut p, now);
+    assert!(
+        matches!(&d[..], [Delivery::DeadLettered { failure, .. }] if failure.reason.contains("still unknown after")),
+        "{d:?}"
+    );
+}

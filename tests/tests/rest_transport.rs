@@ -137,7 +137,10 @@ fn deliver(transport: &mut RestTransport, msgs: &[Msg], mut between: impl FnMut(
                 Outcome::Confirmed { partition, offset } => {
                     report.confirmed.insert(seq, (partition, offset));
                 }
-                Outcome::Failed(f) if f.class == FailureClass::Terminal => {
+                // The core would retry an unknown topic for a while; here it ends the record.
+                Outcome::Failed(f)
+                    if matches!(f.class, FailureClass::Terminal | FailureClass::UnknownTopic) =>
+                {
                     report.terminal.insert(seq, f);
                 }
                 Outcome::Failed(f) => {

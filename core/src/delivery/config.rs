@@ -50,6 +50,11 @@ pub struct Config {
     pub meta_interval: Millis,
     /// How soon confirmations are journaled after they arrive.
     pub confirm_interval: Millis,
+    /// How long a message may fail with [`FailureClass::UnknownTopic`]
+    /// before it is dead-lettered.
+    ///
+    /// [`FailureClass::UnknownTopic`]: crate::FailureClass::UnknownTopic
+    pub unknown_topic_wait: Millis,
     /// Seed of the retry jitter.
     pub jitter_seed: u64,
     /// Refuse to start on a damaged journal instead of quarantining.
@@ -72,6 +77,8 @@ impl Default for Config {
             max_entry: 1 << 20,
             meta_interval: 1_000,
             confirm_interval: 50,
+            unknown_topic_wait: 60_000,
+
             jitter_seed: 0,
             strict: false,
         }

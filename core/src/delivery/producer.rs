@@ -87,6 +87,13 @@ impl Transmit {
         self.records.last().map_or(0, |(_, r)| r.end)
     }
 
+    /// The records' sequence numbers, in batch order: pair them with
+    /// [`records`](Self::records) to report an outcome for a record that
+    /// fails to decode (it would otherwise stay in flight for ever).
+    pub fn seqs(&self) -> impl Iterator<Item = Seq> + '_ {
+        self.records.iter().map(|(seq, _)| *seq)
+    }
+
     /// Decodes the records out of the buffer `poll_transmit` filled.
     pub fn records<'b>(
         &'b self,

@@ -101,7 +101,8 @@ pub fn deliver_all<T: Transport + ?Sized>(
                         log.confirmed.insert(seq, (partition, offset));
                     }
                     Outcome::Failed(failure) => {
-                        if failure.class == FailureClass::Terminal {
+                        // The core retries an unknown topic for a while; here it ends the record.
+                        if matches!(failure.class, FailureClass::Terminal | FailureClass::UnknownTopic) {
                             log.terminal.insert(seq, failure.clone());
                         } else {
                             retry.push(i);

@@ -28,7 +28,8 @@
 //!
 //! | Class | librdkafka codes (`RDKafkaErrorCode`) |
 //! |---|---|
-//! | Terminal | `MessageSizeTooLarge`, `InvalidMessageSize`, `MessageBatchTooLarge` (record list too large), `InvalidRecord`, `InvalidTimestamp`, `InvalidTopic`, `UnknownTopic`, `UnknownTopicOrPartition` (after librdkafka's own metadata wait), `UnknownPartition`, `TopicAuthorizationFailed`, `ClusterAuthorizationFailed`, `GroupAuthorizationFailed`, `TransactionalIdAuthorizationFailed`, `PolicyViolation`, `InvalidRequiredAcks`, `InvalidRequest`, `UnsupportedForMessageFormat`, `UnsupportedCompressionType`, `UnsupportedFeature`, `BadCompression`, `InvalidArgument`, `KeySerialization`, `ValueSerialization` |
+//! | Terminal | `MessageSizeTooLarge`, `InvalidMessageSize`, `MessageBatchTooLarge` (record list too large), `InvalidRecord`, `InvalidTimestamp`, `InvalidTopic`, `UnknownPartition`, `TopicAuthorizationFailed`, `ClusterAuthorizationFailed`, `GroupAuthorizationFailed`, `TransactionalIdAuthorizationFailed`, `PolicyViolation`, `InvalidRequiredAcks`, `InvalidRequest`, `UnsupportedForMessageFormat`, `UnsupportedCompressionType`, `UnsupportedFeature`, `BadCompression`, `InvalidArgument`, `KeySerialization`, `ValueSerialization` |
+//! | UnknownTopic (retried for the core's `unknown_topic_wait`, then dead-lettered) | `UnknownTopic`, `UnknownTopicOrPartition` (after librdkafka's own metadata wait) |
 //! | Retriable | `QueueFull`, `BrokerTransportFailure` (before the request left), `Resolve`, `AllBrokersDown`, `CriticalSystemResource`, `NodeUpdate`, `WaitCache`, `Retry`, `TimedOutQueue`, `ISRInsufficient`, `DestroyBroker`, `UnknownBroker`, `InvalidDifferentRecord`, `SSL`, `Authentication`, `SaslAuthenticationFailed`, `UnsupportedSASLMechanism`, `IllegalSASLState`, `SecurityDisabled`, `UnsupportedVersion`, `NotLeaderForPartition` (NOT_LEADER_OR_FOLLOWER), `LeaderNotAvailable`, `PreferredLeaderNotAvailable`, `EligibleLeadersNotAvailable`, `FencedLeaderEpoch`, `UnknownLeaderEpoch`, `BrokerNotAvailable`, `ReplicaNotAvailable`, `NotEnoughReplicas`, `NotEnoughReplicasAfterAppend`, `RequestTimedOut`, `InvalidMessage` (corrupt in transit), `KafkaStorageError`, `ReassignmentInProgress`, `StaleControllerEpoch`, `StaleBrokerEpoch`, `NotController`, `CoordinatorLoadInProgress`, `CoordinatorNotAvailable`, `NotCoordinator`, `WaitingForCoordinator`, `OffsetNotAvailable`, `OperationNotAttempted`, `ThrottlingQuotaExceeded`, `UnknownTopicId`, `RebootstrapRequired` — each becomes Unknown when librdkafka says the record is possibly persisted |
 //! | Unknown | `MessageTimedOut`, `PurgeQueue`, `PurgeInflight`, `BrokerDestroy` (producer dropped), `OperationTimedOut`, `Interrupted`, `NetworkException`, `BadMessage`, `Fail`, `Fatal`, `Inconsistent`, `GaplessGuarantee`, `OutOfOrderSequenceNumber`, `DuplicateSequenceNumber`, `InvalidProducerEpoch`, `InvalidProducerIdMapping`, `UnknownProducerId`, `ProducerFenced`, `Fenced`, `TransactionCoordinatorFenced`, `Unknown`, and every other code (consumer, group, admin, transaction and internal codes that a produce never returns) |
 
@@ -61,9 +62,10 @@ pub fn classify(code: E) -> (FailureClass, &'static str) {
         E::InvalidRecord => (Terminal, "invalid record: the broker failed to validate it"),
         E::InvalidTimestamp => (Terminal, "invalid record timestamp"),
         E::InvalidTopic => (Terminal, "invalid topic name"),
-        E::UnknownTopic | E::UnknownTopicOrPartition => {
-            (Terminal, "unknown topic (or partition) in the cluster")
-        }
+        E::UnknownTopic | E::UnknownTopicOrPartition => (
+            FailureClass::UnknownTopic,
+            "unknown topic (or partition) in the cluster",
+        ),
         E::UnknownPartition => (Terminal, "unknown partition for this topic"),
         E::TopicAuthorizationFailed => (Terminal, "topic authorization failed"),
         E::ClusterAuthorizationFailed => (Terminal, "cluster authorization failed"),
@@ -185,8 +187,8 @@ mod tests {
             (E::TopicAuthorizationFailed, FailureClass::Terminal),
             (E::ClusterAuthorizationFailed, FailureClass::Terminal),
             (E::InvalidRecord, FailureClass::Terminal),
-            (E::UnknownTopic, FailureClass::Terminal),
-            (E::UnknownTopicOrPartition, FailureClass::Terminal),
+            (E::UnknownTopic, FailureClass::UnknownTopic),
+            (E::UnknownTopicOrPartition, FailureClass::UnknownTopic),
             (E::MessageBatchTooLarge, FailureClass::Terminal),
         ];
         for (code, class) in cases {

@@ -9,7 +9,7 @@
 //!
 //! | answer | class |
 //! |---|---|
-//! | 404, 40401, 40402, 40403, Kafka 3 | terminal, reason says "unknown topic" (the core decides how long to wait) |
+//! | 404, 40401, 40402, 40403, Kafka 3 | unknown topic: the core retries for `Config::unknown_topic_wait`, then dead-letters |
 //! | 400, 401, 403, 40101, 40301, 413, 415, 406, 422, 42206, other 4xx | terminal |
 //! | 408, 429, 42901, 50003, 50302, other 5xx, Karapace/old Confluent `2` | retriable (`Retry-After` honoured) |
 //! | 50002 per record | terminal (Kafka said it is not retriable) |
@@ -40,7 +40,7 @@ fn failure(class: FailureClass, code: i64, what: &str, message: &str) -> Failure
 /// Karapace v2 `offsets[]` entry).
 pub(crate) fn rest_record_failure(code: i64, message: &str) -> Failure {
     let (class, what) = match code {
-        404 | 40401..=40403 => (Terminal, UNKNOWN_TOPIC),
+        404 | 40401..=40403 => (FailureClass::UnknownTopic, UNKNOWN_TOPIC),
         400 => (Terminal, "bad request"),
         401 | 40101 => (Terminal, "authentication failed"),
         403 | 40301 => (Terminal, "not authorized"),
@@ -72,7 +72,7 @@ fn mentions_timeout(message: &str) -> bool {
 /// A Kafka protocol error code (Redpanda's per-partition entries).
 pub(crate) fn kafka_failure(code: i64, message: &str) -> Failure {
     let (class, what) = match code {
-        3 => (Terminal, UNKNOWN_TOPIC),
+        3 => (FailureClass::UnknownTopic, UNKNOWN_TOPIC),
         10 => (Terminal, "record too large"),
         18 => (Terminal, "record batch too large"),
         17 => (Terminal, "invalid topic"),
@@ -105,7 +105,7 @@ pub(crate) fn http_failure(
         429 => (Retriable, "rate limited"),
         408 => (Retriable, "request timeout"),
         500..=599 => (Retriable, "server error"),
-        404 => (Terminal, UNKNOWN_TOPIC),
+        404 => (FailureClass::UnknownTopic, UNKNOWN_TOPIC),
         401 => (Terminal, "authentication required: check the credentials"),
         403 => (Terminal, "forbidden: credentials refused"),
         413 => (Terminal, "request too large"),
@@ -148,7 +148,7 @@ mod tests {
         let timeout = "timed out waiting to publish message";
         assert_eq!(rest_record_failure(1, timeout).class, Unknown);
         let gone = rest_record_failure(40403, "This server does not host this topic-partition.");
-        assert_eq!(gone.class, Terminal);
+        assert_eq!(gone.class, FailureClass::UnknownTopic);
         assert!(gone.reason.contains("unknown topic"), "{gone}");
         assert_eq!(rest_record_failure(77_777, "").class, Unknown);
     }

@@ -54,9 +54,10 @@
 //!   failure before sending, 5xx, 429 / 42901 (with `Retry-After`), 50003,
 //!   50302, Kafka's retriable codes;
 //! - terminal when it never will: 400, 401, 403, 413, 415, 422, other 4xx,
-//!   50002, a record too large for the body cap, and unknown topics (404,
-//!   40401–40403, Kafka 3: the reason says "unknown topic", and the core
-//!   decides how long such a topic may take to appear);
+//!   50002, a record too large for the body cap;
+//! - unknown topic for 404, 40401–40403 and Kafka code 3: the core retries
+//!   for `Config::unknown_topic_wait`, then dead-letters (topics are often
+//!   created moments after producers start);
 //! - unknown when it may have been written: a timeout or reset after the
 //!   request left, an answer that is HTML, garbage or of the wrong content
 //!   type, an answer with fewer results than records, or a result that

@@ -362,7 +362,7 @@ mod tests {
         // Unknown topic: one entry for partition 0, code 3.
         let gone = r#"{"offsets":[{"partition":0,"error_code":3,"offset":-1}]}"#;
         let out = results(&answer(200, gone), &[None, Some(2)]);
-        assert!(out.iter().all(|o| class(o) == Some(FailureClass::Terminal)));
+        assert!(out.iter().all(|o| class(o) == Some(FailureClass::UnknownTopic)));
         // All partitions fine: every record confirmed.
         let ok = r#"{"offsets":[{"partition":2,"offset":7},{"partition":0,"offset":1}]}"#;
         let out = results(&answer(200, ok), &[None, None, None]);

@@ -160,7 +160,12 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             .retry
             .delivery_timeout
             .is_some_and(|limit| now.saturating_sub(since) >= limit);
-        let terminal = failure.class == FailureClass::Terminal || timed_out;
+        let failing_for = now.saturating_sub(since);
+        let terminal = match failure.class {
+            FailureClass::Terminal => true,
+            FailureClass::UnknownTopic => failing_for >= self.config.unknown_topic_wait,
+            _ => false,
+        } || timed_out;
         // With the delivery queue full, a terminal failure waits: the record
         // is sent again and dead-lettered when it fails again.
         if !terminal || self.deliveries.is_full() {
@@ -169,6 +174,13 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         }
         let failure = if failure.class == FailureClass::Terminal {
             failure
+        } else if failure.class == FailureClass::UnknownTopic && !timed_out {
+            let mut reason: heapless::String<{ crate::transport::REASON_LEN }> = heapless::String::new();
+            let _ = core::fmt::Write::write_fmt(
+                &mut reason,
+                format_args!("{} (still unknown after {failing_for} ms)", failure.reason),
+            );
+            Failure::new(FailureClass::Terminal, failure.code, &reason)
         } else {
             let mut reason: heapless::String<{ crate::transport::REASON_LEN }> = heapless::String::new();
             let _ = core::fmt::Write::write_fmt(
