@@ -266,12 +266,7 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
             return Err(self.fail(e));
         }
         let live = self.segments.iter().map(|s| s.id);
-        let marks = self
-            .marks
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| **m > 0)
-            .map(|(l, m)| (l as u16, *m));
+        let marks = set_marks(&self.marks);
         let payload = spare.get_mut(FRAME_HEADER_LEN..).ok_or(WriteError::TooLarge)?;
         let n = encode_manifest(payload, marks, live).map_err(|_| WriteError::TooLarge)?;
         let info = SegmentInfo::new(id, self.next_seq - 1, self.last_crc);
@@ -353,12 +348,7 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         if !self.marks_dirty {
             return Ok(());
         }
-        let marks = self
-            .marks
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| **m > 0)
-            .map(|(l, m)| (l as u16, *m));
+        let marks = set_marks(&self.marks);
         let payload = frame.get_mut(FRAME_HEADER_LEN..).ok_or(WriteError::TooLarge)?;
         let n = encode_watermarks(payload, marks).map_err(|_| WriteError::TooLarge)?;
         self.append(frame, spare, n, EntryKind::Confirm, 0)?;
@@ -445,6 +435,11 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
     pub(crate) fn next_segment(&self, id: SegmentId) -> Option<SegmentId> {
         self.segments.iter().map(|s| s.id).find(|s| *s > id)
     }
+}
+
+/// The lanes whose watermark is set, as (lane, watermark).
+fn set_marks(marks: &[Seq]) -> impl Iterator<Item = (u16, Seq)> + Clone + '_ {
+    marks.iter().enumerate().filter(|(_, m)| **m > 0).map(|(l, m)| (l as u16, *m))
 }
 
 /// The chain value recorded in the meta slot for `seq`: only the last
