@@ -439,7 +439,11 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
 
 /// The lanes whose watermark is set, as (lane, watermark).
 fn set_marks(marks: &[Seq]) -> impl Iterator<Item = (u16, Seq)> + Clone + '_ {
-    marks.iter().enumerate().filter(|(_, m)| **m > 0).map(|(l, m)| (l as u16, *m))
+    marks
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| **m > 0)
+        .map(|(l, m)| (l as u16, *m))
 }
 
 /// The chain value recorded in the meta slot for `seq`: only the last
