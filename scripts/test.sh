@@ -34,3 +34,6 @@ done
 
 step "tests"
 cargo test --workspace --all-features
+
+step "WASI: the producer under wasmtime through a REST proxy, killed and restarted"
+bash scripts/wasi-test.sh

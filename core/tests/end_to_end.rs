@@ -109,3 +109,43 @@ fn terminal_failures_are_dead_lettered_and_can_be_redriven() {
         1
     );
 }
+
+#[test]
+fn a_resolved_dead_letter_cannot_be_resolved_again() {
+    let (mut p, _) = open_mem(MemStorage::new(), small_config(), 0);
+    let mut t = ScriptedTransport::new(|r| {
+        if r.message.value.is_some_and(|v| v.starts_with(b"bad")) {
+            (
+                Outcome::Failed(Failure::new(FailureClass::Terminal, 10, "too large")),
+                false,
+            )
+        } else {
+            (
+                Outcome::Confirmed {
+                    partition: 0,
+                    offset: 1,
+                },
+                true,
+            )
+        }
+    });
+    p.send(0, Message::new("t", b"bad-1")).unwrap();
+    p.send(0, Message::new("t", b"bad-2")).unwrap();
+    let (_, now) = drive(&mut p, &mut t, 0, 1000);
+    let mut dls = Vec::new();
+    p.for_each_entry(|e| {
+        if e.dead_letter().is_some() {
+            dls.push(e.seq);
+        }
+    })
+    .unwrap();
+    assert_eq!(dls.len(), 2, "both share a segment");
+    p.discard_dead_letter(dls[0]).unwrap();
+    assert_eq!(
+        p.discard_dead_letter(dls[0]),
+        Err(steadfast_core::JournalError::NoSuchDeadLetter)
+    );
+    let mut scratch = vec![0u8; 1024];
+    assert!(p.redrive_dead_letter(now, dls[0], &mut scratch).is_err());
+    assert_eq!(p.stats().dead_letters, 1);
+}

@@ -89,12 +89,31 @@ impl<const WINDOW: usize> Lane<WINDOW> {
     }
 
     /// The slot for `seq`, if it is in the window.
+    ///
+    /// A binary search: the window is sorted by seq (`index` only appends
+    /// a seq above the last one). This runs for every outcome, on windows
+    /// of hundreds of slots, so a linear scan showed up in profiles.
     pub(crate) fn slot_mut(&mut self, seq: Seq) -> Option<&mut Slot> {
-        let front = self.window.front()?.seq;
-        if seq < front || seq > self.window.back()?.seq {
-            return None;
-        }
-        self.window.iter_mut().find(|s| s.seq == seq)
+        let (head, tail) = self.window.as_mut_slices();
+        let half = if head.last().is_some_and(|last| seq <= last.seq) {
+            head
+        } else {
+            tail
+        };
+        let i = half.binary_search_by_key(&seq, |s| s.seq).ok()?;
+        half.get_mut(i)
+    }
+
+    /// The slot for `seq`, if it is in the window (see [`slot_mut`](Self::slot_mut)).
+    pub(crate) fn slot(&self, seq: Seq) -> Option<&Slot> {
+        let (head, tail) = self.window.as_slices();
+        let half = if head.last().is_some_and(|last| seq <= last.seq) {
+            head
+        } else {
+            tail
+        };
+        let i = half.binary_search_by_key(&seq, |s| s.seq).ok()?;
+        half.get(i)
     }
 
     /// Seq of the last message the lane knows of.

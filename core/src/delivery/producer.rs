@@ -255,12 +255,25 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 });
             }
         };
-        let _ = write;
-        let cursor = journal.segments.first().map(|s| Position {
-            segment: s.id,
-            offset: SEGMENT_HEADER_LEN as u64,
-        });
-        if let Err(e) = journal.roll(spare).and_then(|()| journal.sync()) {
+        // Recovery may have read the last segment's tail from the page cache
+        // (after a process crash) and now counts it as synced: make that
+        // true before anything is built on it.
+        if let Some(id) = journal.segments.last().map(|s| s.id)
+            && let Err(e) = journal.storage.sync(id)
+        {
+            return Err(OpenFailed {
+                storage: journal.storage,
+                buffer: buf,
+                error: OpenError::Storage(e),
+            });
+        }
+        // With every segment slot in use, carry on in the last segment
+        // (recovery accepts the jump over reserved ids: its chain is intact).
+        let rolled = match journal.roll(spare) {
+            Err(WriteError::NoSegmentSlot) if !journal.segments.is_empty() => Ok(()),
+            other => other,
+        };
+        if let Err(e) = rolled.and_then(|()| journal.sync()) {
             let error = match e {
                 WriteError::Storage(e) => OpenError::Storage(e),
                 _ => OpenError::Config("could not start a new segment"),
@@ -271,6 +284,14 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 error,
             });
         }
+        // Delete what nobody needs right away (best effort): a process that
+        // crash-loops while the broker is away would otherwise add a segment
+        // per start until every segment slot is used and `open` fails.
+        let _ = journal.collect(write, spare);
+        let cursor = journal.segments.first().map(|s| Position {
+            segment: s.id,
+            offset: SEGMENT_HEADER_LEN as u64,
+        });
         let stats = Stats {
             pending: report.pending,
             dead_letters: report.dead_letters,
@@ -346,8 +367,23 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             .segments
             .last()
             .is_none_or(|cur| cur.len + frame as u64 > self.journal.limits.segment_size);
-        if rolls {
-            if let Err(e) = self.journal.roll(spare) {
+        // Keep the last two segment slots for bookkeeping (confirmations and
+        // deletions must always be journaled, or nothing is ever freed) and
+        // for the segment the next `open` starts.
+        if rolls && SEGMENTS > 3 && self.journal.segments.len() + 3 > SEGMENTS {
+            return Err(SendError {
+                kind: SendErrorKind::Full { budget, used },
+                message: record.message,
+            });
+        }
+        // A manifest still owed (its write failed) also takes a seq first.
+        if rolls || self.journal.manifest_owed {
+            let made_room = if rolls {
+                self.journal.roll(spare)
+            } else {
+                self.journal.append_manifest(spare)
+            };
+            if let Err(e) = made_room {
                 let kind = kind_of(e, budget, used, frame, max_entry);
                 return Err(SendError {
                     kind,

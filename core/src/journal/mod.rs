@@ -66,6 +66,10 @@ pub(crate) struct SegmentInfo<const LANES: usize> {
     pub resolve_pin: Option<SegmentId>,
     /// Recovery found damage in it: quarantine it instead of deleting it.
     pub damaged: bool,
+    /// Its `SegmentRemoved` entry is written: a manifest written from now on
+    /// must not list it (that entry may be in a segment deleted before the
+    /// manifest's, and recovery would then report it missing).
+    pub removing: bool,
 }
 
 impl<const LANES: usize> SegmentInfo<LANES> {
@@ -83,6 +87,7 @@ impl<const LANES: usize> SegmentInfo<LANES> {
             dl_written: 0,
             resolve_pin: None,
             damaged: false,
+            removing: false,
         }
     }
 
@@ -161,6 +166,8 @@ pub(crate) struct Journal<S, const LANES: usize, const SEGS: usize> {
     pub failed: Option<StorageErrorKind>,
     pub limits: JournalLimits,
     pub reader: ChunkReader,
+    /// The current segment's manifest could not be written yet.
+    pub manifest_owed: bool,
 }
 
 impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> {
@@ -205,8 +212,15 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
             None => true,
             Some(cur) => cur.len + total as u64 > self.limits.segment_size,
         };
-        if needs_roll {
+        // The last segment slot is kept for the segment `open` starts:
+        // bookkeeping entries (confirmations, deletions, dead letters) then
+        // go over the segment size rather than fail, or nothing could ever
+        // be freed again. Messages never get this far (`send` keeps two).
+        let keep_slot = kind != EntryKind::Message && self.segments.len() + 1 >= SEGS;
+        if needs_roll && (!keep_slot || self.segments.is_empty()) {
             self.roll(spare)?;
+        } else if self.manifest_owed {
+            self.append_manifest(spare)?;
         }
         self.append_raw(frame, payload_len, kind, lane)
     }
@@ -265,16 +279,32 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         {
             return Err(self.fail(e));
         }
-        let live = self.segments.iter().map(|s| s.id);
-        let marks = set_marks(&self.marks);
-        let payload = spare.get_mut(FRAME_HEADER_LEN..).ok_or(WriteError::TooLarge)?;
-        let n = encode_manifest(payload, marks, live).map_err(|_| WriteError::TooLarge)?;
         let info = SegmentInfo::new(id, self.next_seq - 1, self.last_crc);
         // Cannot fail: checked `is_full` above.
         let _ = self.segments.push(info);
         self.bytes += SEGMENT_HEADER_LEN as u64;
-        self.marks_dirty = false;
+        // Owed until written: if it fails (ENOSPC), the next append writes
+        // it first; a segment without one would make recovery trust an
+        // older manifest, listing segments deleted since as missing.
+        self.manifest_owed = true;
+        self.append_manifest(spare)
+    }
+
+    /// Writes the current segment's manifest: the older live segments and
+    /// the watermarks.
+    pub(crate) fn append_manifest(&mut self, spare: &mut [u8]) -> Result<(), WriteError<S::Error>> {
+        let current = self.segments.last().map(|s| s.id);
+        let live = self
+            .segments
+            .iter()
+            .filter(|s| !s.removing && Some(s.id) != current)
+            .map(|s| s.id);
+        let marks = set_marks(&self.marks);
+        let payload = spare.get_mut(FRAME_HEADER_LEN..).ok_or(WriteError::TooLarge)?;
+        let n = encode_manifest(payload, marks, live).map_err(|_| WriteError::TooLarge)?;
         self.append_raw(spare, n, EntryKind::Manifest, 0)?;
+        self.marks_dirty = false;
+        self.manifest_owed = false;
         Ok(())
     }
 
@@ -403,6 +433,9 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
                 w.len()
             };
             self.append(frame, spare, n, EntryKind::SegmentRemoved, 0)?;
+            if let Some(seg) = self.segments.iter_mut().find(|s| s.id == *id) {
+                seg.removing = true;
+            }
         }
         self.sync()?;
         for id in &doomed {
@@ -429,6 +462,18 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
     pub(crate) fn read(&mut self, cache: &mut [u8], pos: Position) -> Result<Read, S::Error> {
         self.reader
             .frame(&mut self.storage, cache, pos.segment, pos.offset)
+    }
+
+    /// The header of the frame at `pos` and the offset after it, payload
+    /// unchecked; `None` unless the next frame chains to it (see
+    /// [`ChunkReader::skim`](reader::ChunkReader::skim)).
+    pub(crate) fn skim(
+        &mut self,
+        cache: &mut [u8],
+        pos: Position,
+    ) -> Result<Option<(format::FrameHeader, u64)>, S::Error> {
+        self.reader
+            .skim(&mut self.storage, cache, pos.segment, pos.offset)
     }
 
     /// The segment after `id`, if any.

@@ -126,6 +126,56 @@ impl ChunkReader {
         }))
     }
 
+    /// The header of the frame at `at` and the offset of the frame after
+    /// it, *without* checking this frame's payload checksum — for passes
+    /// that only step over frames they do not use. The length that leads
+    /// to the next frame is trusted only if that frame's header names this
+    /// frame's checksum as its chain (every entry chains to the one before
+    /// it), so a damaged length is noticed here, where a full [`frame`]
+    /// read would notice it. `None` when that cannot be shown (the last
+    /// frame written so far, a chain mismatch, a frame longer than `buf`):
+    /// read it with [`frame`] then.
+    ///
+    /// [`frame`]: Self::frame
+    pub(crate) fn skim<S: Storage>(
+        &mut self,
+        storage: &mut S,
+        buf: &mut [u8],
+        segment: SegmentId,
+        at: u64,
+    ) -> Result<Option<(FrameHeader, u64)>, S::Error> {
+        let Some(header) = self.header(storage, buf, segment, at)? else {
+            return Ok(None);
+        };
+        let total = frame_len(header.len as usize);
+        if total > buf.len() {
+            return Ok(None);
+        }
+        let next = at + total as u64;
+        match self.header(storage, buf, segment, next)? {
+            Some(after) if after.chain == header.crc => Ok(Some((header, next))),
+            _ => Ok(None),
+        }
+    }
+
+    /// The parsed header at `at`, if 24 bytes are there.
+    fn header<S: Storage>(
+        &mut self,
+        storage: &mut S,
+        buf: &mut [u8],
+        segment: SegmentId,
+        at: u64,
+    ) -> Result<Option<FrameHeader>, S::Error> {
+        let head = self.ensure(storage, buf, segment, at, FRAME_HEADER_LEN)?;
+        let Some(bytes) = buf
+            .get(head)
+            .and_then(|b| <&[u8; FRAME_HEADER_LEN]>::try_from(b).ok())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(FrameHeader::parse(bytes)))
+    }
+
     /// Searches forward from `from` (exclusive) for the next valid frame
     /// whose seq is above `after`, returning its offset.
     pub(crate) fn resync<S: Storage>(

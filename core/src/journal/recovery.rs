@@ -345,7 +345,11 @@ fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
             Read::End => break,
             Read::Frame(f) => {
                 let h = f.header;
-                if h.seq != expected || h.chain != chain {
+                // A forward jump whose chain links it to its predecessor is
+                // the writer skipping reserved ids after a restart that had
+                // no segment slot to start: nothing is missing.
+                let skipped = h.seq > expected && h.chain == chain;
+                if (h.seq != expected || h.chain != chain) && !skipped {
                     if h.seq < expected && !first {
                         // An entry from the past: reordered or stale.
                         s.report.push(Damage::BrokenChain {
@@ -571,13 +575,18 @@ fn finish<S: Storage, const LANES: usize, const SEGS: usize>(
         synced_seq: last_seq,
         meta_generation: meta.map_or(0, |m| m.generation),
         meta_durable: last_seq,
-        reserved_seq: reserved.max(last_seq),
+        // Only what the meta slot holds is reserved: ids of recovered
+        // entries must be reserved durably (by the next meta write) before
+        // they leave again, or losing the segments that hold them (damage,
+        // quarantine) would let a restart hand the same ids out again.
+        reserved_seq: reserved,
         marks: s.marks,
         marks_dirty: false,
         bytes,
         failed: None,
         limits,
         reader: ChunkReader::new(),
+        manifest_owed: false,
     };
     Ok((journal, s.report))
 }
@@ -611,9 +620,19 @@ fn count_pending<S: Storage, const LANES: usize, const SEGS: usize>(
         let (lane_min, lane_max) = (g.lane_min, g.lane_max);
         let mut at = SEGMENT_HEADER_LEN as u64;
         while at < end {
-            let Read::Frame(f) = journal.reader.frame(&mut journal.storage, cache, id, at)? else {
-                break;
+            let f = match journal.reader.frame(&mut journal.storage, cache, id, at)? {
+                Read::Frame(f) => f,
+                // Damage recovery already reported: count what follows it.
+                Read::Bad => match journal.reader.resync(&mut journal.storage, cache, id, at, 0)? {
+                    Some(next) => {
+                        at = next;
+                        continue;
+                    }
+                    None => break,
+                },
+                Read::End => break,
             };
+
             let lane = usize::from(f.header.lane);
             if f.header.kind == EntryKind::Message as u8
                 && lane < LANES

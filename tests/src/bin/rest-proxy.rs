@@ -3,6 +3,9 @@
 //!
 //! Prints `listening on 127.0.0.1:PORT` on stdout, then serves until
 //! killed. Faults given here are armed for every request (`Times::Always`).
+//! With `--inspect`, `GET /_test/topics/{topic}/records` lists what the
+//! server stored, as JSON lines (see `rest_proxy/inspect.rs`), so a test in
+//! another process can check what arrived.
 
 use core::time::Duration;
 use std::process::ExitCode;
@@ -12,7 +15,7 @@ use steadfast_sim::rest_proxy::{Fault, Flavor, ProxyConfig, RestProxy, Times};
 const USAGE: &str = "\
 usage: rest-proxy [--mode confluent-v3|confluent-v2|karapace|redpanda] [--port N]
                   [--prefix /kafka] [--topic NAME[:PARTITIONS]]... [--auth USER:PASSWORD]
-                  [--body-cap BYTES|none] [--fault SPEC]...
+                  [--body-cap BYTES|none] [--fault SPEC]... [--inspect]
 fault SPEC: hang | hang-after-write | reset | status:CODE | throttle:SECS
             | fail-every:N:retriable|terminal | throttle-every:N | slow:MS
             | unknown-topic:MS | html | garbage | wrong-content-type | truncate:K";
@@ -35,6 +38,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let mut auth = None;
     let mut body_cap: Option<Option<usize>> = None;
     let mut faults = Vec::new();
+    let mut inspect = false;
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -66,6 +70,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 });
             }
             "--fault" => faults.push(parse_fault(&value()?)?),
+            "--inspect" => inspect = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -73,7 +78,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    let mut config = ProxyConfig::new(flavor).prefix(&prefix);
+    let mut config = ProxyConfig::new(flavor).prefix(&prefix).inspect_endpoint(inspect);
     for (name, partitions) in &topics {
         config = config.topic(name, *partitions);
     }

@@ -6,17 +6,23 @@
 //! [`readback`] consumes a topic from the beginning so a test can check the
 //! set of message ids that arrived against the set that was sent. [`deliver`]
 //! is the small resend loop the transport suites drive a
-//! [`Transport`](steadfast_core::Transport) with.
+//! [`Transport`](steadfast_core::Transport) with. [`order`] checks order per
+//! key (for keyed messages the partitioner placed), and [`scratch`] gives
+//! each producer a journal directory that is removed afterwards.
 //!
 //! See `shared/TEST-INFRA.md` for what each broker can and cannot do.
 #![cfg(feature = "kafka")]
 
 pub mod deliver;
 pub mod mock;
+pub mod order;
 pub mod readback;
+pub mod scratch;
 pub mod tansu;
 
 pub use deliver::{DeliveryLog, deliver_all};
 pub use mock::{MockKafka, start_mock_cluster};
+pub use order::{KeyOrderViolation, key_order_violations};
 pub use readback::{ConsumedRecord, IdReport, check_ids, read_topic};
+pub use scratch::ScratchDir;
 pub use tansu::{Tansu, TansuError};

@@ -26,6 +26,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod inspect;
 mod produce;
 mod route;
 mod state;
@@ -88,6 +89,7 @@ pub struct ProxyConfig {
     pub(crate) cluster_id: String,
     pub(crate) body_cap: Option<usize>,
     pub(crate) max_record_bytes: usize,
+    pub(crate) inspect: bool,
 }
 
 impl ProxyConfig {
@@ -101,6 +103,7 @@ impl ProxyConfig {
             cluster_id: "xFhUvurESIeeCI87SXWR-Q".into(),
             body_cap: (flavor == Flavor::KarapaceV2).then_some(1024 * 1024),
             max_record_bytes: 8 * 1024 * 1024,
+            inspect: false,
         }
     }
 
@@ -137,6 +140,15 @@ impl ProxyConfig {
     #[must_use]
     pub fn max_record_bytes(mut self, bytes: usize) -> ProxyConfig {
         self.max_record_bytes = bytes;
+        self
+    }
+
+    /// Serves `GET /_test/topics/{topic}/records` (what the server stored,
+    /// as JSON lines; see `inspect.rs`) for tests that run the server in
+    /// another process. Off by default: no real proxy has it.
+    #[must_use]
+    pub fn inspect_endpoint(mut self, on: bool) -> ProxyConfig {
+        self.inspect = on;
         self
     }
 }

@@ -25,6 +25,9 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Reply {
 }
 
 fn dispatch(shared: &Shared, request: &Request) -> Reply {
+    if let Some(answer) = super::inspect::answer(shared, request) {
+        return Reply::Send(answer);
+    }
     let flavor = shared.config.flavor;
     let Some(path) = request.path.strip_prefix(shared.config.prefix.as_str()) else {
         return Reply::Send(not_found(flavor));

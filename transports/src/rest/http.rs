@@ -84,7 +84,7 @@ pub(crate) struct Http {
 impl Http {
     pub fn new(config: &RestConfig) -> Http {
         let deadline = Some(config.request_deadline);
-        let agent = Agent::config_builder()
+        let settings = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             // Below the idle timeouts of the proxies (Jetty 30 s, aiohttp
@@ -98,8 +98,18 @@ impl Http {
             .timeout_send_body(deadline)
             .timeout_recv_response(deadline)
             .timeout_recv_body(deadline)
-            .build()
-            .new_agent();
+            .build();
+        // WASI cannot turn off Nagle's algorithm: without this, every
+        // request waits for the server's delayed ACK (see `coalesce`).
+        #[cfg(target_os = "wasi")]
+        let agent = {
+            use ureq::unversioned::resolver::DefaultResolver;
+            use ureq::unversioned::transport::{Connector as _, DefaultConnector};
+            let connector = DefaultConnector::new().chain(super::coalesce::CoalesceConnector);
+            Agent::with_parts(settings, connector, DefaultResolver::default())
+        };
+        #[cfg(not(target_os = "wasi"))]
+        let agent = settings.new_agent();
         let authorization = config.basic_auth.as_ref().map(|(user, password)| {
             let pair = format!("{user}:{}", password.expose());
             let encoded = base64::engine::general_purpose::STANDARD.encode(pair);

@@ -71,6 +71,8 @@
 )]
 
 mod classify;
+#[cfg(target_os = "wasi")]
+mod coalesce;
 mod config;
 mod encode;
 mod http;

@@ -84,6 +84,18 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     /// Finds the pending dead-letter entry `dl_seq`; copies its record
     /// into `into` (when given) and returns the record's length.
     fn load_dead_letter(&mut self, dl_seq: Seq, into: Option<&mut [u8]>) -> Result<usize, JournalError> {
+        // A dead letter resolved before is not pending, even while its
+        // segment holds other live ones: look for its Resolve entry (it can
+        // only be later in the journal). Rare, user-driven: a scan is fine.
+        let mut resolved = false;
+        self.for_each_entry(|e| {
+            if e.seq > dl_seq && e.resolution().is_some_and(|(seq, _)| seq == dl_seq) {
+                resolved = true;
+            }
+        })?;
+        if resolved {
+            return Err(JournalError::NoSuchDeadLetter);
+        }
         let seg = self
             .journal
             .segments

@@ -1,0 +1,313 @@
+//! The core's [`Storage`] calls on [`FileStorage`], and the fsync tickets
+//! that let group commit run an fsync outside the producer's lock.
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use steadfast_core::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageErrorKind};
+
+use super::fs::{create_private_dir, private_options, read_at, write_all_at};
+use super::{
+    FileError, FileOp, FileStorage, META_FILES, QUARANTINE_DIR, Segment, WRITE_BUFFER,
+    parse_segment_file_name, segment_file_name,
+};
+
+/// `fdatasync`, or the injected failure of [`FileStorage::inject_sync_failure`].
+pub(super) fn fdatasync(file: &File, fail: &AtomicBool) -> io::Result<()> {
+    if fail.load(Ordering::SeqCst) {
+        return Err(io::Error::from_raw_os_error(libc::EIO));
+    }
+    file.sync_data()
+}
+
+/// Reserves `len` bytes for `file` without changing its length; the bytes
+/// reserved (0 where the platform or file system cannot).
+fn reserve(file: &File, len: u64) -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{FallocateFlags, fallocate};
+        if len > 0 && fallocate(file, FallocateFlags::KEEP_SIZE, 0, len).is_ok() {
+            return len;
+        }
+    }
+    let _ = (file, len);
+    0
+}
+
+/// An fsync of one segment prepared under the producer's lock and run
+/// outside it, so that senders keep appending while the disk works.
+#[derive(Debug)]
+pub(crate) struct SyncTicket {
+    segment: SegmentId,
+    file: Arc<File>,
+    len: u64,
+    path: PathBuf,
+    fail: Arc<AtomicBool>,
+}
+
+impl SyncTicket {
+    /// Runs the fsync (`fdatasync`).
+    pub(crate) fn run(&self) -> Result<(), FileError> {
+        fdatasync(&self.file, &self.fail)
+            .map_err(|e| FileError::io(FileOp::Sync, self.path.clone(), e).with_kind(StorageErrorKind::Io))
+    }
+}
+
+impl FileStorage {
+    /// Every segment's unsynced bytes, as fsyncs the caller can run without
+    /// holding the producer's lock (group commit). Empty if every byte is
+    /// durable. (Normally only the newest segment: the core syncs a segment
+    /// before it starts the next one.) Flushes the write buffer first.
+    pub(crate) fn sync_tickets(&mut self) -> Result<Vec<SyncTicket>, FileError> {
+        self.check(FileOp::Sync, || self.dir.clone())?;
+        self.flush()?;
+        Ok(self
+            .segments
+            .iter()
+            .filter(|(_, seg)| seg.synced < seg.len)
+            .map(|(&id, seg)| SyncTicket {
+                segment: id,
+                file: Arc::clone(&seg.file),
+                len: seg.len,
+                path: self.path_of(id),
+                fail: Arc::clone(&self.fail_syncs),
+            })
+            .collect())
+    }
+
+    /// Records the result of a [`SyncTicket`]: the bytes it covered are
+    /// durable, or the storage fails closed.
+    pub(crate) fn finish_sync(&mut self, ticket: &SyncTicket, result: &Result<(), FileError>) {
+        match result {
+            Ok(()) => {
+                if let Some(seg) = self.segments.get_mut(&ticket.segment) {
+                    seg.synced = seg.synced.max(ticket.len.min(seg.len));
+                }
+            }
+            Err(e) => self.fail_closed(e),
+        }
+    }
+
+    /// True if every byte appended is durable (a `sync` now costs nothing).
+    pub(crate) fn is_synced(&self) -> bool {
+        self.segments.values().all(|s| s.synced >= s.len)
+    }
+
+    /// Writes `data` at the end of segment `id` now (not buffered).
+    fn write_through(&mut self, id: SegmentId, data: &[u8]) -> Result<(), FileError> {
+        self.flush_segment(id)?;
+        let seg = self.segment(id, FileOp::Append)?;
+        let at = seg.len;
+        match write_all_at(&seg.file, at, data) {
+            Ok(()) => {
+                seg.len += data.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Cut whatever part was written, so that "nothing was
+                // written by the failed call" holds (ENOSPC mid-write).
+                let cut = seg.file.set_len(at);
+                let err = FileError::io(FileOp::Append, self.path_of(id), e);
+                if let Err(cut) = cut {
+                    let cut = FileError::io(FileOp::Truncate, self.path_of(id), cut)
+                        .with_kind(StorageErrorKind::Io);
+                    self.fail_closed(&cut);
+                    return Err(cut);
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
+impl ErrorType for FileStorage {
+    type Error = FileError;
+}
+
+impl Storage for FileStorage {
+    fn list(&mut self, visit: &mut dyn FnMut(SegmentId)) -> Result<(), FileError> {
+        self.check(FileOp::List, || self.dir.clone())?;
+        let io = |e| FileError::io(FileOp::List, self.dir.clone(), e);
+        for entry in std::fs::read_dir(&self.dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let is_file = entry.file_type().map_err(io)?.is_file();
+            if let (true, Some(id)) = (
+                is_file,
+                entry.file_name().to_str().and_then(parse_segment_file_name),
+            ) {
+                visit(id);
+            }
+        }
+        Ok(())
+    }
+
+    fn create(&mut self, id: SegmentId) -> Result<(), FileError> {
+        let path = self.path_of(id);
+        self.check(FileOp::Create, || path.clone())?;
+        self.flush()?;
+        self.segments.remove(&id);
+        let file = private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| FileError::io(FileOp::Create, path.clone(), e))?;
+        let reserved = reserve(&file, self.prealloc);
+        self.segments.insert(
+            id,
+            Segment {
+                file: Arc::new(file),
+                len: 0,
+                synced: 0,
+                reserved,
+            },
+        );
+        let dir = self.dir.clone();
+        self.sync_dir_at(&dir)
+    }
+
+    fn len(&mut self, id: SegmentId) -> Result<u64, FileError> {
+        self.check(FileOp::Read, || self.path_of(id))?;
+        Ok(self.segment(id, FileOp::Read)?.len)
+    }
+
+    fn read(&mut self, id: SegmentId, offset: u64, buf: &mut [u8]) -> Result<usize, FileError> {
+        self.check(FileOp::Read, || self.path_of(id))?;
+        let pending = &self.pending;
+        if pending.segment == id && !pending.bytes.is_empty() && offset + buf.len() as u64 > pending.offset {
+            self.flush()?;
+        }
+        let seg = self.segment(id, FileOp::Read)?;
+        let file = Arc::clone(&seg.file);
+        read_at(&file, offset, buf).map_err(|e| FileError::io(FileOp::Read, self.path_of(id), e))
+    }
+
+    fn append(&mut self, id: SegmentId, data: &[u8]) -> Result<(), FileError> {
+        self.check(FileOp::Append, || self.path_of(id))?;
+        let seg = self.segment(id, FileOp::Append)?;
+        let (at, end) = (seg.len, seg.len + data.len() as u64);
+        if end > seg.reserved || data.len() >= WRITE_BUFFER {
+            return self.write_through(id, data);
+        }
+        let pending = &self.pending;
+        let contiguous = pending.segment == id && pending.offset + pending.bytes.len() as u64 == at;
+        if !pending.bytes.is_empty() && (!contiguous || pending.bytes.len() + data.len() > WRITE_BUFFER) {
+            self.flush()?;
+        }
+        if self.pending.bytes.is_empty() {
+            self.pending.segment = id;
+            self.pending.offset = at;
+        }
+        self.pending.bytes.extend_from_slice(data);
+        if let Some(seg) = self.segments.get_mut(&id) {
+            seg.len = end;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self, id: SegmentId) -> Result<(), FileError> {
+        let path = self.path_of(id);
+        self.check(FileOp::Sync, || path.clone())?;
+        self.flush_segment(id)?;
+        let seg = self.segment(id, FileOp::Sync)?;
+        if seg.synced >= seg.len {
+            return Ok(());
+        }
+        let (file, len) = (Arc::clone(&seg.file), seg.len);
+        self.sync_file(&file, FileOp::Sync, path)?;
+        if let Some(seg) = self.segments.get_mut(&id) {
+            seg.synced = seg.synced.max(len);
+        }
+        Ok(())
+    }
+
+    fn truncate(&mut self, id: SegmentId, len: u64) -> Result<(), FileError> {
+        let path = self.path_of(id);
+        self.check(FileOp::Truncate, || path.clone())?;
+        self.flush_segment(id)?;
+        let seg = self.segment(id, FileOp::Truncate)?;
+        let file = Arc::clone(&seg.file);
+        file.set_len(len)
+            .map_err(|e| FileError::io(FileOp::Truncate, path.clone(), e))?;
+        self.sync_file(&file, FileOp::Truncate, path)?;
+        if let Some(seg) = self.segments.get_mut(&id) {
+            seg.len = len;
+            seg.synced = len;
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, id: SegmentId) -> Result<(), FileError> {
+        let path = self.path_of(id);
+        self.check(FileOp::Remove, || path.clone())?;
+        self.flush_segment(id)?;
+        self.segments.remove(&id);
+        std::fs::remove_file(&path).map_err(|e| FileError::io(FileOp::Remove, path, e))?;
+        let dir = self.dir.clone();
+        self.sync_dir_at(&dir)
+    }
+
+    fn quarantine(&mut self, id: SegmentId) -> Result<(), FileError> {
+        let path = self.path_of(id);
+        self.check(FileOp::Quarantine, || path.clone())?;
+        self.flush_segment(id)?;
+        self.segments.remove(&id);
+        let qdir = self.dir.join(QUARANTINE_DIR);
+        let io = |e| FileError::io(FileOp::Quarantine, qdir.clone(), e);
+        if !qdir.is_dir() {
+            create_private_dir(&qdir).map_err(io)?;
+            let dir = self.dir.clone();
+            self.sync_dir_at(&dir)?;
+        }
+        // Never overwrite an earlier quarantined copy of the same id.
+        let name = segment_file_name(id);
+        let mut target = qdir.join(&name);
+        let mut n = 1;
+        while target.exists() {
+            target = qdir.join(format!("{name}.{n}"));
+            n += 1;
+        }
+        std::fs::rename(&path, &target).map_err(|e| FileError::io(FileOp::Quarantine, path, e))?;
+        self.sync_dir_at(&qdir)?;
+        let dir = self.dir.clone();
+        self.sync_dir_at(&dir)
+    }
+
+    fn read_meta(&mut self, slot: usize, buf: &mut [u8; META_SLOT_LEN]) -> Result<bool, FileError> {
+        let path = self.dir.join(META_FILES.get(slot).copied().unwrap_or("meta-?"));
+        self.check(FileOp::ReadMeta, || path.clone())?;
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(FileError::io(FileOp::ReadMeta, path, e)),
+        };
+        buf.fill(0);
+        let n = read_at(&file, 0, buf).map_err(|e| FileError::io(FileOp::ReadMeta, path, e))?;
+        // An empty file was created by a crash before its first write.
+        Ok(n > 0)
+    }
+
+    fn write_meta(&mut self, slot: usize, data: &[u8; META_SLOT_LEN]) -> Result<(), FileError> {
+        let path = self.dir.join(META_FILES.get(slot).copied().unwrap_or("meta-?"));
+        self.check(FileOp::WriteMeta, || path.clone())?;
+        let fail = Arc::clone(&self.fail_syncs);
+        let file = self.meta_file(slot)?;
+        let result = write_all_at(file, 0, data)
+            .map_err(|e| FileError::io(FileOp::WriteMeta, path.clone(), e))
+            .and_then(|()| {
+                fdatasync(file, &fail).map_err(|e| {
+                    FileError::io(FileOp::WriteMeta, path.clone(), e).with_kind(StorageErrorKind::Io)
+                })
+            });
+        if let Err(e) = &result
+            && steadfast_core::StorageError::kind(e) == StorageErrorKind::Io
+        {
+            self.fail_closed(e);
+        }
+        result
+    }
+}
