@@ -46,20 +46,22 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         let (_, _, cache) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
         let mut used = 0usize;
         let mut highest = 0;
-        for i in 0..self.lanes[lane].window.len() {
-            let Some(slot) = self.lanes[lane].window.iter().nth(i).copied() else {
-                break;
-            };
+        // One pass over the window for the candidates (the journal is read
+        // below, which needs `self` again).
+        let mut candidates: heapless::Vec<(Seq, Position), WINDOW> = heapless::Vec::new();
+        for slot in self.lanes[lane].window.iter() {
             match slot.state {
                 SlotState::Queued => {}
                 SlotState::Confirmed | SlotState::DeadLettered => continue,
                 SlotState::InFlight => break,
             }
-            if batch.records.len() >= max_records {
+            if candidates.len() >= max_records || candidates.push((slot.seq, slot.pos)).is_err() {
                 break;
             }
-            let frame = match self.journal.read(cache, slot.pos) {
-                Ok(Read::Frame(f)) if f.header.seq == slot.seq => f,
+        }
+        for (seq, pos) in candidates {
+            let frame = match self.journal.read(cache, pos) {
+                Ok(Read::Frame(f)) if f.header.seq == seq => f,
                 _ => return Err(JournalError::Unreadable),
             };
             let len = frame.payload.len();
@@ -70,9 +72,9 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 return Err(JournalError::Unreadable);
             }
             out[used..used + len].copy_from_slice(&cache[frame.payload.clone()]);
-            let _ = batch.records.push((slot.seq, used..used + len));
+            let _ = batch.records.push((seq, used..used + len));
             used += len;
-            highest = slot.seq;
+            highest = seq;
         }
         if batch.records.is_empty() {
             return Ok(batch);
@@ -510,13 +512,21 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             ));
         }
         let (write, spare, _) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
+        // A failure here (ENOSPC while journaling confirmations) must not
+        // skip the sync below: `SyncPolicy::Interval` promises it.
+        let mut bookkeeping = Ok(());
         if self
             .marks_changed_at
             .is_some_and(|t| now >= t + self.config.confirm_interval)
         {
-            self.journal.flush_marks(write, spare).map_err(journal_error)?;
-            self.journal.collect(write, spare).map_err(journal_error)?;
-            self.marks_changed_at = None;
+            let done = self
+                .journal
+                .flush_marks(write, spare)
+                .and_then(|()| self.journal.collect(write, spare));
+            match done {
+                Ok(_) => self.marks_changed_at = None,
+                Err(e) => bookkeeping = Err(journal_error(e)),
+            }
         }
         let sync_due = match self.config.sync {
             SyncPolicy::Always => true,
@@ -532,7 +542,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             self.journal.write_meta().map_err(journal_error)?;
             self.last_meta = now;
         }
-        Ok(())
+        bookkeeping
     }
 
     /// True when every message is done and nothing is in flight.
