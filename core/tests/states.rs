@@ -436,3 +436,16 @@ fn an_unknown_topic_is_retried_for_the_configured_wait_then_dead_lettered() {
         "{d:?}"
     );
 }
+
+#[test]
+fn failing_timer_work_backs_off_instead_of_spinning() {
+    let mut p = producer();
+    p.send(0, Message::new("t", b"a")).unwrap();
+    p.storage_mut().fail_syncs = true;
+    assert!(p.handle_timeout(10).is_err());
+    let next = p.poll_timeout(10).unwrap();
+    assert!(
+        next >= 10 + steadfast_core::delivery::TIMER_RETRY,
+        "due at {next}: the driver would spin"
+    );
+}

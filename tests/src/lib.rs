@@ -2,3 +2,4 @@
 
 pub mod brokers;
 pub mod rest_proxy;
+pub mod sim;

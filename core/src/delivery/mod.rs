@@ -35,4 +35,4 @@ mod producer;
 
 pub use config::{Config, MAX_BATCH, SyncPolicy};
 pub use error::{JournalError, OpenError, OpenFailed, SendError, SendErrorKind};
-pub use producer::{Delivery, EntryView, Producer, Stats, Transmit};
+pub use producer::{Delivery, EntryView, Producer, Stats, TIMER_RETRY, Transmit};

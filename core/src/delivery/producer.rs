@@ -151,6 +151,8 @@ pub struct Producer<S, B, const LANES: usize = 16, const WINDOW: usize = 128, co
     manifest_len: usize,
     /// Deliveries waiting for `poll_delivery`.
     deliveries: heapless::Deque<Delivery, DELIVERY_QUEUE>,
+    /// Timer work failed: `poll_timeout` asks for no call before this.
+    timers_retry_at: Millis,
 }
 
 /// Deliveries the producer holds for [`Producer::poll_delivery`]. When the
@@ -267,10 +269,12 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 error: OpenError::Storage(e),
             });
         }
-        // With every segment slot in use, carry on in the last segment
-        // (recovery accepts the jump over reserved ids: its chain is intact).
+        // With every segment slot in use, carry on in the last segment: a
+        // manifest there takes the first seq past the reserved ones (recovery
+        // accepts the jump: its chain is intact), so what is synced next is
+        // an entry that exists.
         let rolled = match journal.roll(spare) {
-            Err(WriteError::NoSegmentSlot) if !journal.segments.is_empty() => Ok(()),
+            Err(WriteError::NoSegmentSlot) if !journal.segments.is_empty() => journal.append_manifest(spare),
             other => other,
         };
         if let Err(e) = rolled.and_then(|()| journal.sync()) {
@@ -311,6 +315,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             marks_changed_at: None,
             manifest_len,
             deliveries: heapless::Deque::new(),
+            timers_retry_at: 0,
         };
         Ok((producer, report))
     }
@@ -520,4 +525,5 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
 
 mod dead_letters;
 pub use dead_letters::EntryView;
+pub use driving::TIMER_RETRY;
 mod driving;

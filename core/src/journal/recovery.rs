@@ -543,6 +543,16 @@ fn finish<S: Storage, const LANES: usize, const SEGS: usize>(
     if options.strict && !s.report.is_clean() {
         return Err((storage, RecoverError::Damaged(s.report)));
     }
+    // Finishing a deletion relies on its `SegmentRemoved` entry, which may
+    // have been read from the page cache after a process crash: make it
+    // durable first, or a power loss could take the entry and leave the
+    // segment gone (reported missing by every later recovery).
+    if s.repairs.iter().any(|r| matches!(r, Repair::Remove(_)))
+        && let Some(last) = s.segments.last()
+        && let Err(e) = storage.sync(last.id)
+    {
+        return Err((storage, RecoverError::Storage(e)));
+    }
     for repair in s.repairs.iter() {
         let result = match *repair {
             Repair::Truncate(id, len) => storage.truncate(id, len),

@@ -12,6 +12,9 @@ use crate::message::{MessageId, Seq};
 use crate::storage::Storage;
 use crate::transport::{Failure, FailureClass, Millis, Outcome};
 
+/// How long timer work waits after it failed before it is tried again.
+pub const TIMER_RETRY: Millis = 100;
+
 /// Frames read per call while indexing, so one call stays short.
 const INDEX_STEP: usize = 4096;
 
@@ -499,13 +502,26 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         if self.journal.synced_seq > self.journal.meta_durable {
             at(self.last_meta + self.config.meta_interval);
         }
-        next
+        // After timer work failed (a full disk, a failed-closed journal),
+        // the work is still due; without this the driver would spin.
+        next.map(|n| n.max(self.timers_retry_at))
     }
 
     /// Does whatever timers are due: journals confirmations and deletes
     /// segments nobody needs, syncs on the interval, writes the high-water
-    /// mark. Spurious calls are harmless.
+    /// mark. Spurious calls are harmless. After a failure the work is
+    /// retried, and [`poll_timeout`](Self::poll_timeout) is held back by
+    /// [`TIMER_RETRY`] so a driver does not spin.
     pub fn handle_timeout(&mut self, now: Millis) -> Result<(), JournalError> {
+        let result = self.run_timers(now);
+        self.timers_retry_at = match result {
+            Ok(()) => 0,
+            Err(_) => now + TIMER_RETRY,
+        };
+        result
+    }
+
+    fn run_timers(&mut self, now: Millis) -> Result<(), JournalError> {
         if self.journal.failed.is_some() {
             return Err(JournalError::FailedClosed(
                 self.journal.failed.unwrap_or(crate::StorageErrorKind::Other),
