@@ -24,7 +24,18 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     /// The next batch to send, its records encoded into `out`; `None` if
     /// nothing may be sent now. Call until it returns `None`.
     pub fn poll_transmit(&mut self, now: Millis, out: &mut [u8]) -> Result<Option<Transmit>, JournalError> {
+        let result = self.next_batch(now, out);
+        if result.is_err() {
+            // The same work stays due: hold `poll_timeout` back (see
+            // `handle_timeout`) so a driver does not spin on it.
+            self.timers_retry_at = now + TIMER_RETRY;
+        }
+        result
+    }
+
+    fn next_batch(&mut self, now: Millis, out: &mut [u8]) -> Result<Option<Transmit>, JournalError> {
         self.fill_windows(now).map_err(|_| JournalError::Unreadable)?;
+
         for step in 0..LANES {
             let lane = (self.next_lane + step) % LANES;
             if !self.lanes[lane].ready(now) {
