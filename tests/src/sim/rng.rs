@@ -3,11 +3,14 @@
 //! Each component (disk, network, broker, workload, crashes, …) draws from
 //! its own [`Rng`], derived from the run's seed and the component's name, so
 //! adding a fault kind or a draw in one component never reshuffles the
-//! others (style point 15). SplitMix64: tiny, fast, and good enough here.
+//! others (style point 15). The generator is the core's own SplitMix64
+//! ([`Jitter`]), so there is one implementation of it.
+
+use steadfast_core::Jitter;
 
 /// A SplitMix64 stream.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(Jitter);
 
 /// FNV-1a over a name, to derive stream keys.
 fn fnv(name: &str) -> u64 {
@@ -22,23 +25,19 @@ fn fnv(name: &str) -> u64 {
 impl Rng {
     /// A stream determined by `seed` alone.
     pub fn new(seed: u64) -> Self {
-        Rng(seed)
+        Rng(Jitter::new(seed))
     }
 
     /// The stream named `name` of the run with `seed`.
     pub fn stream(seed: u64, name: &str) -> Self {
-        let mut r = Rng(seed ^ fnv(name).rotate_left(17));
+        let mut r = Jitter::new(seed ^ fnv(name).rotate_left(17));
         let _ = r.next_u64();
-        Rng(r.next_u64())
+        Rng(Jitter::new(r.next_u64()))
     }
 
     /// The next value.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (`0` when `n == 0`).
