@@ -463,7 +463,11 @@ fn main() {
             recovery(&args);
             rss(&args);
         }
-        other => panic!("unknown command {other}: throughput | group | recovery | rss | all"),
+        other => {
+            eprintln!("bench: unknown command `{other}`; use one of: throughput | group | recovery | rss | all");
+            std::process::exit(2);
+        }
+
     }
     if args.command != "rss-child" {
         let _ = std::fs::remove_dir_all(&args.dir);
