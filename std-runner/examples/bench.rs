@@ -464,10 +464,11 @@ fn main() {
             rss(&args);
         }
         other => {
-            eprintln!("bench: unknown command `{other}`; use one of: throughput | group | recovery | rss | all");
+            eprintln!(
+                "bench: unknown command `{other}`; use one of: throughput | group | recovery | rss | all"
+            );
             std::process::exit(2);
         }
-
     }
     if args.command != "rss-child" {
         let _ = std::fs::remove_dir_all(&args.dir);
