@@ -35,5 +35,5 @@ done
 step "tests"
 cargo test --workspace --all-features
 
-step "WASI: the producer under wasmtime through a REST proxy, killed and restarted"
+step "WASI: the producer under wasmtime through a REST proxy, killed and restarted; the tool's --rest"
 bash scripts/wasi-test.sh

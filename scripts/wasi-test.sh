@@ -211,4 +211,20 @@ grep -q '200 messages pending' "$WORK/p1b.err" || fail "wasip1: the second run d
 echo "wasip1: $(grep '^durability note: directory' "$WORK/p1.err" | cut -c1-90)..."
 echo "wasip1: second run: $(head -1 "$WORK/p1b.err")"
 
+step "native tool: steadfast produce --rest, to the same test proxy (v3, then Redpanda v2)"
+cargo build -p steadfast --bin steadfast
+STEADFAST="$TARGET_DIR/debug/steadfast"
+for mode in confluent-v3 redpanda; do
+  start_proxy --mode "$mode" --topic "$TOPIC:2"
+  head -300 "$WORK/data/input.txt" |
+    timeout 60 "$STEADFAST" produce --journal "$WORK/cli-$mode" --rest "$URL" --topic "$TOPIC" -q \
+      >"$WORK/cli.out" 2>"$WORK/cli.err" || fail "steadfast produce --rest ($mode) failed: $(tail -5 "$WORK/cli.err")"
+  stored="$(stored_records | python3 -c '
+import base64, json, sys
+print(len({base64.b64decode(json.loads(l)["value"]) for l in sys.stdin}))')"
+  [ "$stored" -eq 300 ] || fail "steadfast produce --rest ($mode): the proxy holds $stored distinct lines, not 300"
+  echo "steadfast produce --rest ($mode): the proxy holds all 300 lines"
+done
+
 step "WASI end-to-end test passed"
+
