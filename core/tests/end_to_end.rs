@@ -15,6 +15,25 @@ fn small_config() -> Config {
     }
 }
 
+/// A broker that rejects a record for good ("message too large") when
+/// `reject` says so for its value, and confirms every other one.
+fn broker_rejecting(mut reject: impl FnMut(&[u8]) -> bool + 'static) -> ScriptedTransport {
+    ScriptedTransport::new(move |r| {
+        if reject(r.message.value.unwrap_or_default()) {
+            let failure = Failure::new(FailureClass::Terminal, 10, "message too large");
+            (Outcome::Failed(failure), false)
+        } else {
+            (
+                Outcome::Confirmed {
+                    partition: 0,
+                    offset: 1,
+                },
+                true,
+            )
+        }
+    })
+}
+
 #[test]
 fn every_message_is_delivered_and_the_journal_shrinks() {
     let (mut p, report) = open_mem(MemStorage::new(), small_config(), 0);
@@ -63,23 +82,12 @@ fn a_restart_resends_only_what_was_not_confirmed() {
 #[test]
 fn terminal_failures_are_dead_lettered_and_can_be_redriven() {
     let (mut p, _) = open_mem(MemStorage::new(), small_config(), 0);
+    // Rejects the first "bad" only: its re-drive is accepted.
     let mut fail = true;
-    let mut t = ScriptedTransport::new(move |r| {
-        if r.message.value == Some(b"bad") && fail {
-            fail = false;
-            (
-                Outcome::Failed(Failure::new(FailureClass::Terminal, 10, "message too large")),
-                false,
-            )
-        } else {
-            (
-                Outcome::Confirmed {
-                    partition: 0,
-                    offset: 1,
-                },
-                true,
-            )
-        }
+    let mut t = broker_rejecting(move |value| {
+        let reject = value == b"bad" && fail;
+        fail &= !reject;
+        reject
     });
     p.send(0, Message::new("t", b"ok")).unwrap();
     p.send(0, Message::new("t", b"bad")).unwrap();
@@ -113,22 +121,7 @@ fn terminal_failures_are_dead_lettered_and_can_be_redriven() {
 #[test]
 fn a_resolved_dead_letter_cannot_be_resolved_again() {
     let (mut p, _) = open_mem(MemStorage::new(), small_config(), 0);
-    let mut t = ScriptedTransport::new(|r| {
-        if r.message.value.is_some_and(|v| v.starts_with(b"bad")) {
-            (
-                Outcome::Failed(Failure::new(FailureClass::Terminal, 10, "too large")),
-                false,
-            )
-        } else {
-            (
-                Outcome::Confirmed {
-                    partition: 0,
-                    offset: 1,
-                },
-                true,
-            )
-        }
-    });
+    let mut t = broker_rejecting(|value| value.starts_with(b"bad"));
     p.send(0, Message::new("t", b"bad-1")).unwrap();
     p.send(0, Message::new("t", b"bad-2")).unwrap();
     let (_, now) = drive(&mut p, &mut t, 0, 1000);
