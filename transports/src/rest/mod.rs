@@ -85,3 +85,31 @@ pub use config::{
     ProxyUrl, RestConfig, RestConfigError, Secret,
 };
 pub use transport::RestTransport;
+
+/// Fixtures shared by the v2 and v3 unit tests.
+#[cfg(test)]
+mod test_support {
+    use steadfast_core::{FailureClass, Outcome};
+
+    use super::http::Answer;
+
+    /// A proxy answer with `status`, `content_type` and `body`.
+    pub(super) fn answer(status: u16, content_type: &str, body: &str) -> Answer {
+        Answer {
+            status,
+            content_type: Some(content_type.into()),
+            retry_after_ms: None,
+            location: None,
+            body: body.as_bytes().to_vec(),
+            body_error: None,
+        }
+    }
+
+    /// `None` for a confirmation, else the failure's class.
+    pub(super) fn class(outcome: &Outcome) -> Option<FailureClass> {
+        match outcome {
+            Outcome::Confirmed { .. } => None,
+            Outcome::Failed(f) => Some(f.class),
+        }
+    }
+}

@@ -276,24 +276,11 @@ fn with_wait(mut failure: Failure, retry_after: Option<u64>) -> Failure {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::class;
     use super::*;
 
     fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status,
-            content_type: Some("application/vnd.kafka.v2+json".into()),
-            retry_after_ms: None,
-            location: None,
-            body: body.as_bytes().to_vec(),
-            body_error: None,
-        }
-    }
-
-    fn class(outcome: &Outcome) -> Option<FailureClass> {
-        match outcome {
-            Outcome::Confirmed { .. } => None,
-            Outcome::Failed(f) => Some(f.class),
-        }
+        super::super::test_support::answer(status, "application/vnd.kafka.v2+json", body)
     }
 
     #[test]

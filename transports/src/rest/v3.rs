@@ -174,24 +174,11 @@ pub(crate) fn unknown(why: &str) -> Outcome {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::class;
     use super::*;
 
     fn answer(body: &str) -> Answer {
-        Answer {
-            status: 200,
-            content_type: Some("application/json".into()),
-            retry_after_ms: None,
-            location: None,
-            body: body.as_bytes().to_vec(),
-            body_error: None,
-        }
-    }
-
-    fn class(outcome: &Outcome) -> Option<FailureClass> {
-        match outcome {
-            Outcome::Confirmed { .. } => None,
-            Outcome::Failed(f) => Some(f.class),
-        }
+        super::super::test_support::answer(200, "application/json", body)
     }
 
     #[test]
