@@ -79,6 +79,66 @@ fn concurrent_senders_share_fsyncs() {
 }
 
 #[test]
+fn under_always_every_send_returns_only_once_an_fsync_covered_it() {
+    let dir = common::tempdir();
+    let p = Producer::builder(dir.path().join("journal"))
+        .spawn(HoldTransport::default())
+        .unwrap();
+    std::thread::scope(|s| {
+        for t in 0..32 {
+            let p = &p;
+            s.spawn(move || {
+                for i in 0..40 {
+                    let id = p.send(OwnedMessage::new("t", format!("{t}-{i}"))).unwrap();
+                    let durable = p.stats().durable_seq;
+                    assert!(
+                        durable >= id.seq,
+                        "send of seq {} returned at durable {durable}",
+                        id.seq
+                    );
+                }
+            });
+        }
+    });
+    let stats = p.stats();
+    assert_eq!(stats.sent, 32 * 40);
+    assert!(stats.fsync.count < 32 * 40, "{} fsyncs", stats.fsync.count);
+    p.close(Duration::ZERO).unwrap();
+}
+
+#[test]
+fn a_failed_fsync_refuses_every_parked_sender() {
+    let dir = common::tempdir();
+    let p = Arc::new(
+        Producer::builder(dir.path().join("journal"))
+            .spawn(HoldTransport::default())
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    for t in 0..16 {
+        let (p, tx) = (Arc::clone(&p), tx.clone());
+        std::thread::spawn(move || {
+            let mut ok = 0u32;
+            let refusal = loop {
+                match p.send(OwnedMessage::new("t", format!("{t}-{ok}"))) {
+                    Ok(_) => ok += 1,
+                    Err(e) => break e.refusal,
+                }
+            };
+            tx.send((ok, refusal)).unwrap();
+        });
+    }
+    drop(tx);
+    steadfast::clock::sleep(Duration::from_millis(200));
+    p.inject_sync_failure();
+    for _ in 0..16 {
+        // No sender hangs: each is refused within a few parking periods.
+        let (_, refusal) = rx.recv_timeout(Duration::from_secs(10)).expect("a sender hung");
+        assert!(matches!(refusal, Refusal::FailedClosed { .. }), "{refusal}");
+    }
+}
+
+#[test]
 fn a_batch_is_made_durable_with_one_fsync() {
     let dir = common::tempdir();
     let p = Producer::builder(dir.path().join("journal"))

@@ -3,7 +3,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use steadfast_core::{Config, Delivery, RecoveryReport, SyncPolicy, Transport};
@@ -12,7 +12,6 @@ use super::Producer;
 use super::driver::Driver;
 use super::error::{OpenError, OpenFailed};
 use super::state::{Core, Shared, State};
-use super::stats::FsyncStats;
 use crate::clock;
 use crate::storage::{FileError, FileStorage};
 
@@ -164,42 +163,21 @@ impl Builder {
             Err(error) => return Err(OpenFailed { transport, error }),
         };
         let synced = core.stats().synced_seq;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                core: Some(core),
-                appended: synced,
-                durable: synced,
-                syncing: false,
-                sync_round: 0,
-                sync_target: 0,
-                gathering: false,
-                appends_since_ticket: 0,
-                last_round_appends: 0,
-                failed: None,
-                new_work: true,
-                driver_waiting: false,
-                stopping: false,
-                last_sync: now,
-                fsync: FsyncStats::default(),
-                last_error: None,
-                unreported: 0,
-            }),
-            progress: Condvar::new(),
-            synced: [Condvar::new(), Condvar::new()],
-            gathered: Condvar::new(),
-            work: Condvar::new(),
-            driver: Mutex::new(Driver {
-                transport,
-                out: vec![0u8; config.max_batch_bytes.max(config.max_entry)],
-                outcomes: Vec::new(),
-                deliveries: Vec::new(),
-                on_delivery: self.on_delivery,
-            }),
+        let driver = Driver {
+            transport,
+            out: vec![0u8; config.max_batch_bytes.max(config.max_entry)],
+            outcomes: Vec::new(),
+            deliveries: Vec::new(),
+            on_delivery: self.on_delivery,
+        };
+        let shared = Arc::new(Shared::new(
+            State::new(core, synced, now),
+            driver,
             threaded,
             policy,
-            poll_interval: self.poll_interval,
-            linger: self.linger,
-        });
+            self.poll_interval,
+            self.linger,
+        ));
         let thread = if threaded {
             let driver = Arc::clone(&shared);
             let spawned = std::thread::Builder::new()

@@ -214,8 +214,7 @@ impl Producer {
             return Err((message, BatchStop::Refused(refusal)));
         }
         if self.shared.policy == SyncPolicy::Always {
-            let (_g, result) = self.shared.wait_durable(g, seq);
-            if let Err(refusal) = result {
+            if let Err(refusal) = self.shared.wait_durable(g, seq) {
                 return Err((message, BatchStop::Refused(refusal)));
             }
         } else {
@@ -278,8 +277,7 @@ impl Producer {
             });
         }
         if let (Some(last), SyncPolicy::Always) = (ids.last(), self.shared.policy) {
-            let (_g, result) = self.shared.wait_durable(g, last.seq);
-            if let Err(refusal) = result {
+            if let Err(refusal) = self.shared.wait_durable(g, last.seq) {
                 return Err(BatchError {
                     accepted: Vec::new(),
                     rest: messages,

@@ -8,20 +8,33 @@
 //!  sender B: lock, append #2, unlock ─┤ A finds no fsync running: it becomes
 //!                                     │ the leader, takes a ticket (the file
 //!                                     ▼ and its length), unlocks, fsyncs.
-//!  sender C: lock, append #3, unlock    B and C wait.
-//!  A: fsync done → lock, durable = 2, notify_all
-//!  B: done (2 ≤ durable). C: 3 > durable, no fsync running → leads the next.
+//!  sender C: lock, append #3, unlock    B and C park.
+//!  A: fsync done → lock, durable = 2, release B; C is still waiting, so A
+//!     takes the next ticket at once and fsyncs again (it leads a chain of
+//!     rounds, at most `CHAIN_ROUNDS`, then hands the lead to a waiter).
+//!  B: wakes, sees durable ≥ 2 without taking the lock, wakes two more
+//!     released senders, returns.
 //! ```
 //!
 //! Every fsync covers every append made before it started, so N senders
-//! waiting share one fsync, and appends continue while the disk works.
-//! Waiters sleep on one of two condition variables by the parity of the
-//! round they need: when round `r` ends only its own waiters wake (plus one
-//! waiter of round `r + 1`, to lead it), not every sender. The
-//! core's own `sync` is then free (the storage knows the bytes are
+//! waiting share one fsync, and appends continue while the disk works. What
+//! made this scale with many senders on few CPUs:
+//! - A released sender returns without touching the state lock: it parks
+//!   on its own thread handle and checks an atomic copy of the durable seq,
+//!   so dozens of woken senders do not queue on one mutex just to leave.
+//! - The leader starts the next fsync right after the last one, instead of
+//!   handing the lead to a sleeping thread that must first be scheduled
+//!   behind every sender just woken.
+//! - The leader wakes only two released senders; each woken sender wakes
+//!   two more (a fan-out), so the wake-up system calls are spread over the
+//!   senders instead of delaying the next fsync.
+//!
+//! The core's own `sync` is then free (the storage knows the bytes are
 //! durable) and is called only to let the core's high-water mark catch up.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, Thread};
 use std::time::Duration;
 
 use steadfast_core::{Millis, Seq, SyncPolicy};
@@ -51,26 +64,43 @@ pub(crate) type Core = steadfast_core::Producer<FileStorage, Vec<u8>, 16, 1024>;
 #[cfg(target_family = "wasm")]
 pub(crate) type Core = steadfast_core::Producer<FileStorage, Vec<u8>>;
 
+/// Most group-commit rounds one leader runs back to back before it hands
+/// the lead to a waiting sender (its own send waits for its first round
+/// only, but it returns only when it stops leading).
+const CHAIN_ROUNDS: u32 = 8;
+
+/// How long a parked sender sleeps before it looks at the state itself (a
+/// safety net: every path that can release it also wakes it).
+const PARK_LIMIT: Duration = Duration::from_millis(100);
+
+/// How many released senders each woken sender wakes in turn.
+const WAKE_FAN_OUT: usize = 2;
+
+/// True where there is only one thread (WebAssembly without atomics):
+/// nobody else can run a round, so nobody parks.
+const SINGLE_THREADED: bool = cfg!(all(target_family = "wasm", not(target_feature = "atomics")));
+
+/// A sender parked until a group-commit round makes its message durable.
+pub(crate) struct Waiter {
+    seq: Seq,
+    thread: Thread,
+}
+
 /// Everything behind the state lock.
 pub(crate) struct State {
     /// `None` once closed.
     pub core: Option<Box<Core>>,
     /// Highest message seq a sender appended.
     pub appended: Seq,
-    /// Every sender seq up to here is durable (fsynced).
+    /// Every sender seq up to here is durable (fsynced). Mirrored in
+    /// [`Shared::durable`] for parked senders; change it with
+    /// [`Shared::set_durable`].
     pub durable: Seq,
     /// A group-commit leader is running an fsync outside the lock.
     pub syncing: bool,
-    /// Group-commit rounds started.
-    pub sync_round: u64,
-    /// The highest sender seq the running round covers.
-    pub sync_target: Seq,
-    /// A would-be leader is letting other senders append first.
-    pub gathering: bool,
-    /// Appends since the last round took its ticket.
-    pub appends_since_ticket: u64,
-    /// Appends the last round covered.
-    pub last_round_appends: u64,
+    /// Senders parked until a round covers their seq (registered only while
+    /// a round runs, so whoever ends a round sees every one of them).
+    pub waiters: Vec<Waiter>,
     /// Why the journal failed closed, once it has.
     pub failed: Option<String>,
     /// Messages were appended since the driver last looked.
@@ -90,6 +120,25 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// A fresh state over an opened core whose journal is durable up to `synced`.
+    pub(crate) fn new(core: Box<Core>, synced: Seq, now: Millis) -> State {
+        State {
+            core: Some(core),
+            appended: synced,
+            durable: synced,
+            syncing: false,
+            waiters: Vec::new(),
+            failed: None,
+            new_work: true,
+            driver_waiting: false,
+            stopping: false,
+            last_sync: now,
+            fsync: FsyncStats::default(),
+            last_error: None,
+            unreported: 0,
+        }
+    }
+
     /// Writes the storage's buffered appends to the OS, so that they
     /// survive the process being killed; a failure fails the journal closed.
     pub(crate) fn flush_storage(&mut self) -> Result<(), Refusal> {
@@ -114,10 +163,6 @@ pub(crate) struct Shared {
     pub state: Mutex<State>,
     /// Signalled when durability, space or delivery progress was made.
     pub progress: Condvar,
-    /// Group-commit waiters, by the parity of the round they wait for.
-    pub synced: [Condvar; 2],
-    /// Signalled to a gathering leader when enough senders have appended.
-    pub gathered: Condvar,
     /// Signalled when a waiting driver has new work.
     pub work: Condvar,
     /// The transport side; whoever holds it runs driver rounds.
@@ -130,6 +175,14 @@ pub(crate) struct Shared {
     pub poll_interval: Duration,
     /// How long the driver lets new messages gather before sending them.
     pub linger: Duration,
+    /// `State::durable`, readable by parked senders without the lock.
+    pub durable: AtomicU64,
+    /// A leader handed the lead on: the waiter it woke must take it.
+    pub lead_wanted: AtomicBool,
+    /// The journal failed closed: parked senders must look at the state.
+    pub halted: AtomicBool,
+    /// Released senders not woken yet (see the module docs: fan-out).
+    pub wake_queue: Mutex<Vec<Thread>>,
 }
 
 /// Locks a mutex, taking over a poisoned one (a panicking user callback
@@ -140,6 +193,32 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// The shared state around `state`, with no fsync run yet.
+    pub(crate) fn new(
+        state: State,
+        driver: Driver,
+        threaded: bool,
+        policy: SyncPolicy,
+        poll_interval: Duration,
+        linger: Duration,
+    ) -> Shared {
+        let durable = state.durable;
+        Shared {
+            state: Mutex::new(state),
+            progress: Condvar::new(),
+            work: Condvar::new(),
+            driver: Mutex::new(driver),
+            threaded,
+            policy,
+            poll_interval,
+            linger,
+            durable: AtomicU64::new(durable),
+            lead_wanted: AtomicBool::new(false),
+            halted: AtomicBool::new(false),
+            wake_queue: Mutex::new(Vec::new()),
+        }
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }
@@ -152,7 +231,7 @@ impl Shared {
         g: MutexGuard<'a, State>,
         limit: Duration,
     ) -> MutexGuard<'a, State> {
-        if cfg!(all(target_family = "wasm", not(target_feature = "atomics"))) {
+        if SINGLE_THREADED {
             return g;
         }
         self.progress
@@ -161,87 +240,113 @@ impl Shared {
             .0
     }
 
-    /// Returns once every sender seq up to `seq` is durable, leading an
-    /// fsync or waiting for the running one. The lock is held on return.
-    pub(crate) fn wait_durable<'a>(
-        &'a self,
-        mut g: MutexGuard<'a, State>,
-        seq: Seq,
-    ) -> (MutexGuard<'a, State>, Result<(), Refusal>) {
+    /// Records that every sender seq up to `seq` is durable.
+    fn set_durable(&self, g: &mut State, seq: Seq) {
+        if seq > g.durable {
+            g.durable = seq;
+            self.durable.store(seq, Ordering::Release);
+        }
+    }
+
+    /// Returns once every sender seq up to `seq` is durable, leading
+    /// group-commit rounds or parking until one covers it. Takes the lock
+    /// and returns without it: a released sender leaves without touching it.
+    pub(crate) fn wait_durable<'a>(&'a self, mut g: MutexGuard<'a, State>, seq: Seq) -> Result<(), Refusal> {
         loop {
             if let Some(reason) = &g.failed {
-                let refusal = Refusal::FailedClosed {
+                return Err(Refusal::FailedClosed {
                     reason: reason.clone(),
-                };
-                return (g, Err(refusal));
+                });
             }
             if g.durable >= seq {
-                return (g, Ok(()));
+                drop(g);
+                self.wake_released();
+                return Ok(());
             }
             let Some(core) = g.core.as_ref() else {
-                return (g, Err(Refusal::Closed));
+                return Err(Refusal::Closed);
             };
             if core.is_synced(seq) {
-                g.durable = g.durable.max(seq);
-                return (g, Ok(()));
+                self.set_durable(&mut g, seq);
+                continue;
             }
-            if g.syncing || g.gathering {
-                let round = if g.syncing && seq <= g.sync_target {
-                    g.sync_round
-                } else {
-                    g.sync_round + 1
-                };
-                g = self.wait_round(g, round);
-            } else {
-                g = self.gather(g);
-                g = self.lead_sync(g);
+            if !g.syncing {
+                g = self.lead(g);
+                continue;
             }
+            // A round is running: park until one covers `seq`.
+            g.waiters.push(Waiter {
+                seq,
+                thread: thread::current(),
+            });
+            drop(g);
+            if self.park_until_durable(seq) {
+                self.wake_released();
+                return Ok(());
+            }
+            g = self.lock();
+            let me = thread::current().id();
+            g.waiters.retain(|w| w.thread.id() != me);
         }
     }
 
-    /// Sleeps until group-commit round `round` ends (or a leader is wanted).
-    fn wait_round<'a>(&'a self, g: MutexGuard<'a, State>, round: u64) -> MutexGuard<'a, State> {
-        if cfg!(all(target_family = "wasm", not(target_feature = "atomics"))) {
-            return g;
-        }
-        self.synced[(round % 2) as usize]
-            .wait_timeout(g, Duration::from_millis(100))
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-    }
-
-    /// Before leading a round, lets as many senders append as the last round
-    /// covered, waiting at most half an fsync: with many concurrent
-    /// senders each fsync then covers about all of them (the woken senders
-    /// of the last round are on their way back with their next message).
-    /// A lone sender never waits.
-    fn gather<'a>(&'a self, mut g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        let goal = g.last_round_appends;
-        if goal <= 1 || cfg!(all(target_family = "wasm", not(target_feature = "atomics"))) {
-            return g;
-        }
-        let delay = (g.fsync.mean() / 2).min(Duration::from_micros(500));
-        let Some(deadline) = clock::deadline_after(delay) else {
-            return g;
+    /// Parks until `seq` is durable (true), or until this sender must look
+    /// at the state: it was handed the lead, the journal failed, or the
+    /// safety-net timeout passed (false).
+    fn park_until_durable(&self, seq: Seq) -> bool {
+        let Some(deadline) = clock::deadline_after(PARK_LIMIT) else {
+            return false;
         };
-        g.gathering = true;
-        while g.appends_since_ticket < goal && g.failed.is_none() {
+        loop {
+            if self.durable.load(Ordering::Acquire) >= seq {
+                return true;
+            }
+            if self.halted.load(Ordering::Acquire) || self.lead_wanted.swap(false, Ordering::AcqRel) {
+                return false;
+            }
             let left = clock::remaining(deadline);
             if left.is_zero() {
-                break;
+                return false;
             }
-            g = self
-                .gathered
-                .wait_timeout(g, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            thread::park_timeout(left);
         }
-        g.gathering = false;
+    }
+
+    /// Wakes a few released senders (each woken one wakes a few more).
+    fn wake_released(&self) {
+        let mut woken: [Option<Thread>; WAKE_FAN_OUT] = Default::default();
+        {
+            let mut queue = lock(&self.wake_queue);
+            for slot in &mut woken {
+                *slot = queue.pop();
+            }
+        }
+        for thread in woken.into_iter().flatten() {
+            thread.unpark();
+        }
+    }
+
+    /// Leads group-commit rounds back to back while senders wait for one, at
+    /// most [`CHAIN_ROUNDS`]; then hands the lead to a waiting sender. Call
+    /// only when `!g.syncing`. The lock is held on return.
+    fn lead<'a>(&'a self, mut g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        for _ in 0..CHAIN_ROUNDS {
+            g = self.lead_sync(g);
+            if g.syncing || g.failed.is_some() || g.waiters.is_empty() {
+                return g;
+            }
+        }
+        // Every remaining waiter needs a later round: wake one to lead it.
+        if let Some(next) = g.waiters.last() {
+            self.lead_wanted.store(true, Ordering::Release);
+            next.thread.unpark();
+        }
         g
     }
 
-    /// Makes everything written so far durable: one group-commit round as
-    /// the leader. Call only when `!g.syncing`. The lock is held on return.
+    /// Makes everything written so far durable: one group-commit round.
+    /// Releases the waiters it covers. Call only when `!g.syncing`. The
+    /// lock is held on return.
     pub(crate) fn lead_sync<'a>(&'a self, mut g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         let target = g.appended;
         let state = &mut *g;
@@ -252,22 +357,18 @@ impl Shared {
             Ok(t) => t,
             Err(e) => {
                 state.failed.get_or_insert_with(|| e.to_string());
-                self.progress.notify_all();
+                self.halt(state);
                 return g;
             }
         };
         if tickets.is_empty() {
             // Every byte written is durable already (a segment roll synced it).
-            state.durable = state.durable.max(target);
             let _ = core.sync(clock::millis());
+            self.set_durable(state, target);
+            self.release(state);
             return g;
         }
         state.syncing = true;
-        state.sync_round += 1;
-        state.sync_target = target;
-        state.last_round_appends = state.appends_since_ticket;
-        state.appends_since_ticket = 0;
-        let round = state.sync_round;
         drop(g);
 
         let started = clock::now();
@@ -286,11 +387,11 @@ impl Shared {
             }
             match &result {
                 Ok(()) => {
-                    state.durable = state.durable.max(target);
                     if core.storage().is_synced() {
                         // Free now: lets the core's high-water mark move.
                         let _ = core.sync(now);
                     }
+                    self.set_durable(state, target);
                 }
                 Err(e) => {
                     // The storage is failed closed; let the core see it too.
@@ -299,16 +400,43 @@ impl Shared {
                 }
             }
         }
-        // This round's waiters are done; one waiter of the next round
-        // leads it. A failure wakes everyone.
-        self.synced[(round % 2) as usize].notify_all();
         if state.failed.is_some() {
-            self.synced[((round + 1) % 2) as usize].notify_all();
+            self.halt(state);
         } else {
-            self.synced[((round + 1) % 2) as usize].notify_one();
+            self.release(state);
         }
         self.progress.notify_all();
         g
+    }
+
+    /// Hands the waiters the last round covered to the wake queue and wakes
+    /// the first of them (they wake the rest).
+    fn release(&self, g: &mut State) {
+        let durable = g.durable;
+        if !g.waiters.iter().any(|w| w.seq <= durable) {
+            return;
+        }
+        {
+            let mut queue = lock(&self.wake_queue);
+            g.waiters.retain(|w| {
+                if w.seq <= durable {
+                    queue.push(w.thread.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        self.wake_released();
+    }
+
+    /// The journal failed closed: wakes every parked sender to see it.
+    fn halt(&self, g: &mut State) {
+        self.halted.store(true, Ordering::Release);
+        for w in g.waiters.drain(..) {
+            w.thread.unpark();
+        }
+        self.progress.notify_all();
     }
 
     /// Syncs until every byte written so far is durable (for operations
@@ -318,34 +446,34 @@ impl Shared {
         g: MutexGuard<'a, State>,
     ) -> (MutexGuard<'a, State>, Result<(), Refusal>) {
         let seq = g.appended;
-        let (mut g, result) = self.wait_durable(g, seq);
-        if result.is_err() {
-            return (g, result);
+        if let Err(refusal) = self.wait_durable(g, seq) {
+            return (self.lock(), Err(refusal));
         }
-        while !g.syncing
-            && g.core
-                .as_ref()
-                .is_some_and(|c| !c.storage().is_synced() && g.failed.is_none())
-        {
-            g = self.lead_sync(g);
+        let mut g = self.lock();
+        loop {
+            if let Some(reason) = &g.failed {
+                let refusal = Refusal::FailedClosed {
+                    reason: reason.clone(),
+                };
+                return (g, Err(refusal));
+            }
+            let synced = g.core.as_ref().is_none_or(|c| c.storage().is_synced());
+            if synced {
+                return (g, Ok(()));
+            }
+            g = if g.syncing {
+                // The running round may have started before our entries.
+                self.wait_progress(g, PARK_LIMIT)
+            } else {
+                self.lead_sync(g)
+            };
         }
-        let result = match &g.failed {
-            Some(reason) => Err(Refusal::FailedClosed {
-                reason: reason.clone(),
-            }),
-            None => Ok(()),
-        };
-        (g, result)
     }
 
     /// Notes appended messages, waking a waiting driver.
     pub(crate) fn note_appended(&self, g: &mut State, seq: Seq) {
         g.appended = g.appended.max(seq);
         g.new_work = true;
-        g.appends_since_ticket += 1;
-        if g.gathering && g.appends_since_ticket >= g.last_round_appends {
-            self.gathered.notify_one();
-        }
         if g.driver_waiting {
             // Once: later senders see the driver awake.
             g.driver_waiting = false;

@@ -62,6 +62,10 @@ pub struct Stats {
     pub in_flight: u64,
     /// Segment files in the journal.
     pub segments: u64,
+    /// Every message seq up to this one is on disk (fsynced): what a power
+    /// loss now would keep.
+    pub durable_seq: u64,
+
     /// Fsync latency.
     pub fsync: FsyncStats,
     /// Why the journal failed closed, if it did.
