@@ -3,6 +3,7 @@
 //! This file and `docs/journal-format.md` specify the format twice, on
 //! purpose; change both or neither. All integers are little-endian. Offsets
 //! are derived from each other so a field cannot silently overlap another.
+//! Every `crc32c` below is CRC-32C, computed by [`checksum`](super::checksum).
 //!
 //! ```text
 //! Segment file
@@ -31,21 +32,9 @@
 //! 24  8  generation (higher wins)    60  4  crc32c(bytes 0..60)
 //! ```
 
-use crc::{CRC_32_ISCSI, Crc, Table};
-
+use super::checksum::{Crc32c, crc32c};
 use crate::message::Seq;
 use crate::storage::{META_SLOT_LEN, SegmentId};
-
-/// CRC-32C (Castagnoli), the checksum of every header, frame and slot.
-///
-/// Slice-by-16 tables (16 KiB) where there is an operating system, so
-/// recovery reads well over 1 GB/s; one 1 KiB table on bare metal, where
-/// flash is scarce. Both compute the same checksum.
-#[cfg(not(target_os = "none"))]
-pub const CASTAGNOLI: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
-/// CRC-32C (Castagnoli), the checksum of every header, frame and slot.
-#[cfg(target_os = "none")]
-pub const CASTAGNOLI: Crc<u32, Table<1>> = Crc::<u32, Table<1>>::new(&CRC_32_ISCSI);
 
 /// Format version written by this build; a higher one on disk is refused.
 pub const VERSION: u16 = 1;
@@ -184,7 +173,7 @@ impl SegmentHeader {
         b[SH_SEGMENT..SH_SEGMENT + 8].copy_from_slice(&self.segment.to_le_bytes());
         b[SH_PREV_SEQ..SH_PREV_SEQ + 8].copy_from_slice(&self.prev_seq.to_le_bytes());
         b[SH_PREV_CHAIN..SH_PREV_CHAIN + 4].copy_from_slice(&self.prev_chain.to_le_bytes());
-        let crc = CASTAGNOLI.checksum(&b[..SH_CRC]);
+        let crc = crc32c(&b[..SH_CRC]);
         b[SH_CRC..].copy_from_slice(&crc.to_le_bytes());
         b
     }
@@ -197,7 +186,7 @@ impl SegmentHeader {
         if b[SH_MAGIC..SH_MAGIC + 8] != SEGMENT_MAGIC {
             return Err(HeaderError::Magic);
         }
-        if CASTAGNOLI.checksum(&b[..SH_CRC]) != le_u32(b, SH_CRC) {
+        if crc32c(&b[..SH_CRC]) != le_u32(b, SH_CRC) {
             return Err(HeaderError::Checksum);
         }
         let version = le_u16(b, SH_VERSION);
@@ -246,7 +235,7 @@ impl FrameHeader {
 
     /// Whether `payload` matches this header's checksum.
     pub fn verify(&self, header: &[u8; FRAME_HEADER_LEN], payload: &[u8]) -> bool {
-        let mut digest = CASTAGNOLI.digest();
+        let mut digest = Crc32c::new();
         digest.update(&header[..FR_CRC]);
         digest.update(payload);
         digest.finalize() == self.crc && header[FR_RESERVED] == 0
@@ -281,7 +270,7 @@ pub fn seal_frame(
     frame[FR_LANE..FR_LANE + 2].copy_from_slice(&lane.to_le_bytes());
     frame[FR_SEQ..FR_SEQ + 8].copy_from_slice(&seq.to_le_bytes());
     frame[FR_CHAIN..FR_CHAIN + 4].copy_from_slice(&chain.to_le_bytes());
-    let mut digest = CASTAGNOLI.digest();
+    let mut digest = Crc32c::new();
     digest.update(&frame[..FR_CRC]);
     digest.update(&frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + payload_len]);
     let crc = digest.finalize();
@@ -323,7 +312,7 @@ impl MetaSlot {
         b[MS_SEGMENT..MS_SEGMENT + 8].copy_from_slice(&self.segment.to_le_bytes());
         b[MS_CHAIN..MS_CHAIN + 4].copy_from_slice(&self.chain.to_le_bytes());
         b[MS_RESERVED_SEQ..MS_RESERVED_SEQ + 8].copy_from_slice(&self.reserved_seq.to_le_bytes());
-        let crc = CASTAGNOLI.checksum(&b[..MS_CRC]);
+        let crc = crc32c(&b[..MS_CRC]);
         b[MS_CRC..].copy_from_slice(&crc.to_le_bytes());
         b
     }
@@ -333,7 +322,7 @@ impl MetaSlot {
         if b[MS_MAGIC..MS_MAGIC + 8] != META_MAGIC {
             return Err(HeaderError::Magic);
         }
-        if CASTAGNOLI.checksum(&b[..MS_CRC]) != le_u32(b, MS_CRC) {
+        if crc32c(&b[..MS_CRC]) != le_u32(b, MS_CRC) {
             return Err(HeaderError::Checksum);
         }
         let version = le_u16(b, MS_VERSION);

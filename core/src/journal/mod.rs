@@ -11,8 +11,10 @@
 //! passed all of its messages and it holds no live dead letter — under
 //! continuous load, not only when the queue drains.
 //!
-//! Byte layout: [`format`] and `docs/journal-format.md`.
+//! Byte layout: [`format`] and `docs/journal-format.md`; its checksum,
+//! CRC-32C: [`checksum`].
 
+pub mod checksum;
 pub mod entry;
 pub mod format;
 pub(crate) mod reader;
