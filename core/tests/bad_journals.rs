@@ -57,6 +57,50 @@ fn an_empty_or_zero_length_journal_starts_fresh() {
 }
 
 #[test]
+fn an_all_zero_last_segment_is_removed_but_zeros_before_data_are_damage() {
+    // A file grown ahead of its appends (the std runner maps segments and
+    // grows them in 1 MiB steps) whose bytes never reached the disk.
+    let mut s = with_messages(30);
+    let last = *s.segment_ids().last().unwrap();
+    s.put_segment(last + 1, vec![0u8; 100_000]);
+    let strict = Config {
+        strict: true,
+        ..config()
+    };
+    let (_, report) = open_mem(s.clone(), strict, 0);
+    assert!(report.is_clean() && report.quarantined == 0, "{report}");
+    assert_eq!(report.pending, 30, "{report}");
+    // Something after the zeros: not blank, so a bad header.
+    s.segment_bytes(last + 1).unwrap()[70_000] = 1;
+    let (_, report) = open_mem(s, config(), 0);
+    assert!(
+        matches!(report.damage[..], [Damage::BadSegmentHeader { segment }] if segment == last + 1),
+        "{report}"
+    );
+}
+
+#[test]
+fn zeros_after_the_last_entry_are_cut_as_a_torn_tail() {
+    for torn_frame in [false, true] {
+        let mut s = with_messages(30);
+        let last = *s.segment_ids().last().unwrap();
+        let bytes = s.segment_bytes(last).unwrap();
+        let end = bytes.len() as u64;
+        if torn_frame {
+            // A process killed while copying a frame: its start, then zeros.
+            bytes.extend_from_slice(&[100, 0, 0, 0, 1, 0, 0, 0, 31]);
+        }
+        bytes.resize(bytes.len() + 100_000, 0);
+        let len = bytes.len() as u64;
+        let (_, report) = open_mem(s, config(), 0);
+        assert!(report.is_clean(), "{report}");
+        let torn = report.torn_tail.unwrap();
+        assert_eq!((torn.segment, torn.offset, torn.cut), (last, end, len - end));
+        assert_eq!(report.pending, 30, "{report}");
+    }
+}
+
+#[test]
 fn a_journal_from_a_newer_version_is_refused_with_a_clear_error() {
     let mut s = with_messages(3);
     let bytes = s.segment_bytes(s.segment_ids()[0]).unwrap();

@@ -31,8 +31,9 @@
 //! | `Never` | nothing acknowledged is lost | messages acknowledged since the current segment was started may be lost (a segment is fsynced when it is sealed, and before another is deleted) |
 //!
 //! A killed process never loses an acknowledged message at any level,
-//! because every append reaches the operating system (a `pwrite`) before
-//! `send` returns, and the OS keeps it after the process is gone. Only power
+//! because every append reaches the operating system's page cache before
+//! `send` returns (a copy into a shared mapping of the segment on Linux, a
+//! `pwrite` elsewhere), and the OS keeps it after the process is gone. Only power
 //! loss, a kernel crash or a failing disk needs the fsync. What the journal
 //! does when the fsync itself fails: the storage *fails closed*, every later
 //! send is refused with [`Refusal::FailedClosed`], and a restart recovers

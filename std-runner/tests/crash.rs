@@ -8,6 +8,9 @@
 //! The child is this test binary run again with `STEADFAST_CRASH_CHILD` set.
 //! Children cycle through the three sync levels and through single and
 //! batch sends: a killed process loses nothing acknowledged at any level.
+//! On Linux about half the kills hit a segment whose appends are copies into
+//! a shared mapping (checked where the file system allows mapping; the rest
+//! hit start-up or a segment recovered from the previous child).
 //! The seed is printed; set `STEADFAST_CRASH_SEED` to replay one.
 #![allow(clippy::unwrap_used, clippy::result_large_err)]
 
@@ -78,6 +81,10 @@ fn crash_child() {
             writeln!(stdout, "ACK {next}").unwrap();
             next += 1;
         }
+        if next.is_multiple_of(64) {
+            // Which append path this child's kill will hit (see the parent).
+            writeln!(stdout, "MAPPED {}", steadfast::storage::segments_mapped()).unwrap();
+        }
         stdout.flush().unwrap();
     }
 }
@@ -124,6 +131,8 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     let out = dir.path().join("delivered.jsonl");
     let started = steadfast::clock::now();
     let mut acked: Vec<u64> = Vec::new();
+    // Children killed after they had mapped a segment (appends by memcpy).
+    let mut children_mapping = 0;
     for kill in 0..KILLS {
         let sync = ["always", "interval", "never"][(kill % 3) as usize];
         let mode = if kill % 4 == 3 { "batch" } else { "single" };
@@ -133,13 +142,16 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
             let mut numbers: Vec<u64> = Vec::new();
+            let mut mapped = 0usize;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(n) = line.strip_prefix("ACK ").and_then(|n| n.parse().ok()) {
                     numbers.push(n);
+                } else if let Some(n) = line.strip_prefix("MAPPED ").and_then(|n| n.parse().ok()) {
+                    mapped = n;
                 }
             }
-            numbers
+            (numbers, mapped)
         });
         // Mostly while sending; one in eight during start-up recovery.
         let delay = if rng.below(8) == 0 {
@@ -151,7 +163,9 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
         assert!(!status.success(), "child {kill} exited on its own: {status}");
-        acked.extend(reader.join().unwrap());
+        let (numbers, mapped) = reader.join().unwrap();
+        acked.extend(numbers);
+        children_mapping += usize::from(mapped > 0);
     }
     // Deliver whatever the killed children left behind.
     let spec = format!("{}|{}|0|always|drain", journal.display(), out.display());
@@ -196,6 +210,13 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
         missing.len()
     );
     assert!(acked.len() > 1000, "too few messages acknowledged to mean much");
+    println!("{children_mapping} of {KILLS} children were killed while appending to mapped segments");
+    if steadfast::storage::segments_mappable_in(dir.path()) {
+        assert!(
+            children_mapping >= KILLS as usize / 4,
+            "too few kills hit a mapped segment: {children_mapping}"
+        );
+    }
     if !missing.is_empty() && std::env::var("STEADFAST_CRASH_KEEP").is_ok() {
         println!("kept {}", dir.keep().display());
     }

@@ -9,7 +9,8 @@
 //! 1. The meta slots: the valid one with the higher generation gives the
 //!    high-water mark and the seq reservation.
 //! 2. Each segment's header: magic, checksum, version, journal id, own id,
-//!    and that it chains to the end of the segment before it.
+//!    and that it chains to the end of the segment before it. A last
+//!    segment that is empty or all zeros holds nothing and is removed.
 //! 3. Each entry: framing and CRC-32C, then that its seq and chain follow its
 //!    predecessor. A bad frame with nothing valid after it in the last
 //!    segment is a torn tail (cut); anything else is damage: the scan resyncs
@@ -248,13 +249,20 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
     for (index, &id) in ids.iter().enumerate() {
         let mut head = [0u8; SEGMENT_HEADER_LEN];
         let n = storage.read(id, 0, &mut head).map_err(storage_err::<S>)?;
-        let header = match SegmentHeader::decode(&head[..n]) {
-            Ok(h) => h,
-            Err(HeaderError::Short) if index == last_index && all_zero_or_empty(&head[..n]) => {
-                // Created by a crash that interrupted `roll`: holds nothing.
+        if index == last_index && all_zero_or_empty(&head[..n]) {
+            // Zeros after the header too: created by a crash that
+            // interrupted `roll`, or its bytes never reached the disk
+            // before power loss (a file grown ahead of its appends). It
+            // holds nothing.
+            let blank = zero_from(storage, cache, id, n as u64).map_err(storage_err::<S>)?;
+            reader.invalidate();
+            if blank {
                 let _ = s.repairs.push(Repair::Remove(id));
                 continue;
             }
+        }
+        let header = match SegmentHeader::decode(&head[..n]) {
+            Ok(h) => h,
             Err(e) => {
                 if let Some(err) = version_error(e) {
                     return Err(err);
@@ -313,6 +321,28 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
 
 fn all_zero_or_empty(b: &[u8]) -> bool {
     b.iter().all(|x| *x == 0)
+}
+
+/// True if segment `id` holds only zero bytes from `offset` to its end.
+fn zero_from<S: Storage>(
+    storage: &mut S,
+    cache: &mut [u8],
+    id: SegmentId,
+    mut offset: u64,
+) -> Result<bool, S::Error> {
+    if cache.is_empty() {
+        return Ok(false);
+    }
+    loop {
+        let n = storage.read(id, offset, cache)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        if !cache.get(..n).is_some_and(all_zero_or_empty) {
+            return Ok(false);
+        }
+        offset += n as u64;
+    }
 }
 
 fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
@@ -378,6 +408,24 @@ fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
                 at = f.next;
             }
             Read::Bad => {
+                // (The check reads into `cache`: the reader must forget it.)
+                let zeros = is_last && zero_from(storage, cache, id, at).map_err(storage_err::<S>)?;
+                if is_last {
+                    reader.invalidate();
+                }
+                if zeros {
+                    // Zeros to the end: space the writer reserved ahead of
+                    // its appends (the std runner's mapped segments). A torn
+                    // tail, found without a resync over every 8 bytes.
+                    let len = storage.len(id).map_err(storage_err::<S>)?;
+                    s.report.torn_tail = Some(TornTail {
+                        segment: id,
+                        offset: at,
+                        cut: len.saturating_sub(at),
+                    });
+                    let _ = s.repairs.push(Repair::Truncate(id, at));
+                    break;
+                }
                 let resync = reader
                     .resync(storage, cache, id, at, expected.saturating_sub(1))
                     .map_err(storage_err::<S>)?;

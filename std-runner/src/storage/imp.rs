@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use steadfast_core::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageErrorKind};
 
 use super::fs::{create_private_dir, private_options, read_at, write_all_at};
+use super::map::map_new_segment;
 use super::{
-    FileError, FileOp, FileStorage, META_FILES, QUARANTINE_DIR, Segment, WRITE_BUFFER,
+    FileError, FileOp, FileStorage, META_FILES, QUARANTINE_DIR, SEGMENTS_MAPPED, Segment, WRITE_BUFFER,
     parse_segment_file_name, segment_file_name,
 };
 
@@ -148,6 +149,11 @@ impl Storage for FileStorage {
         let path = self.path_of(id);
         self.check(FileOp::Create, || path.clone())?;
         self.flush()?;
+        // The mapped segment stops being the newest: cut its zeros, durably,
+        // before the new file can exist (recovery would call them damage).
+        while let Some(mapped) = self.mapped() {
+            self.unmap(mapped, true)?;
+        }
         self.segments.remove(&id);
         let file = private_options()
             .read(true)
@@ -157,13 +163,23 @@ impl Storage for FileStorage {
             .open(&path)
             .map_err(|e| FileError::io(FileOp::Create, path.clone(), e))?;
         let reserved = reserve(&file, self.prealloc);
+        let file = Arc::new(file);
+        // Where it cannot be mapped, appends are buffered and `pwrite`n.
+        let map = self
+            .map_segments
+            .then(|| map_new_segment(&file, reserved).ok())
+            .flatten();
+        if map.is_some() {
+            SEGMENTS_MAPPED.fetch_add(1, Ordering::Relaxed);
+        }
         self.segments.insert(
             id,
             Segment {
-                file: Arc::new(file),
+                file,
                 len: 0,
                 synced: 0,
                 reserved,
+                map,
             },
         );
         let dir = self.dir.clone();
@@ -182,6 +198,11 @@ impl Storage for FileStorage {
             self.flush()?;
         }
         let seg = self.segment(id, FileOp::Read)?;
+        if let Some(map) = &seg.map {
+            // Only what was appended: the file goes on with zeros.
+            let n = usize::try_from(seg.len.saturating_sub(offset)).map_or(buf.len(), |n| n.min(buf.len()));
+            return Ok(map.read_at(offset, &mut buf[..n]));
+        }
         let file = Arc::clone(&seg.file);
         read_at(&file, offset, buf).map_err(|e| FileError::io(FileOp::Read, self.path_of(id), e))
     }
@@ -190,7 +211,16 @@ impl Storage for FileStorage {
         self.check(FileOp::Append, || self.path_of(id))?;
         let seg = self.segment(id, FileOp::Append)?;
         let (at, end) = (seg.len, seg.len + data.len() as u64);
-        if end > seg.reserved || data.len() >= WRITE_BUFFER {
+        if end > seg.reserved {
+            if seg.map.is_some() {
+                // Past the reservation (bookkeeping entries may overrun the
+                // segment size): unmapped, cut, and `pwrite` from here on.
+                self.unmap(id, false)?;
+            }
+            return self.write_through(id, data);
+        }
+        // (A mapped segment buffers even a large entry: `flush` writes it.)
+        if data.len() >= WRITE_BUFFER && seg.map.is_none() {
             return self.write_through(id, data);
         }
         let pending = &self.pending;
@@ -230,6 +260,8 @@ impl Storage for FileStorage {
         self.check(FileOp::Truncate, || path.clone())?;
         self.flush_segment(id)?;
         let seg = self.segment(id, FileOp::Truncate)?;
+        // No mapping may outlive a cut (SIGBUS past the end).
+        seg.map = None;
         let file = Arc::clone(&seg.file);
         file.set_len(len)
             .map_err(|e| FileError::io(FileOp::Truncate, path.clone(), e))?;
@@ -245,6 +277,7 @@ impl Storage for FileStorage {
         let path = self.path_of(id);
         self.check(FileOp::Remove, || path.clone())?;
         self.flush_segment(id)?;
+        // Dropping the segment drops its mapping, if any.
         self.segments.remove(&id);
         std::fs::remove_file(&path).map_err(|e| FileError::io(FileOp::Remove, path, e))?;
         let dir = self.dir.clone();
@@ -255,6 +288,9 @@ impl Storage for FileStorage {
         let path = self.path_of(id);
         self.check(FileOp::Quarantine, || path.clone())?;
         self.flush_segment(id)?;
+        // Cut a mapping's zeros (the copy kept for inspection is then the
+        // segment's bytes), then drop it with the segment.
+        self.unmap(id, false)?;
         self.segments.remove(&id);
         let qdir = self.dir.join(QUARANTINE_DIR);
         let io = |e| FileError::io(FileOp::Quarantine, qdir.clone(), e);

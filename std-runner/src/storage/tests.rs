@@ -1,12 +1,14 @@
-//! Unit tests of the file storage: names, error mapping, the write buffer
-//! and failing closed.
+//! Unit tests of the file storage: names, error mapping, the write buffer,
+//! mapped segments and failing closed.
 #![allow(clippy::unwrap_used)]
 
 use std::io;
+use std::path::Path;
 
 use steadfast_core::{META_SLOT_LEN, Storage, StorageError, StorageErrorKind};
 
 use super::error::{is_unsupported_dir_sync, kind_of};
+use super::map::GROW_STEP;
 use super::{FileStorage, parse_segment_file_name, segment_file_name};
 
 fn dir() -> tempfile::TempDir {
@@ -52,8 +54,10 @@ fn os_errors_map_to_the_cores_kinds() {
 fn buffered_appends_are_readable_and_reach_the_file_on_flush() {
     let d = dir();
     let mut s = FileStorage::open(d.path()).unwrap();
+    s.map_segments = false;
     s.preallocate_segments(1 << 20);
     s.create(1).unwrap();
+    assert!(s.mapped().is_none());
     s.append(1, b"hello ").unwrap();
     s.append(1, b"world").unwrap();
     assert_eq!(s.len(1).unwrap(), 11);
@@ -97,4 +101,175 @@ fn meta_slots_round_trip_and_start_unwritten() {
     s.write_meta(1, &[9u8; META_SLOT_LEN]).unwrap();
     assert!(s.read_meta(1, &mut buf).unwrap());
     assert_eq!(buf, [9u8; META_SLOT_LEN]);
+}
+
+/// True if segments in `dir` get mapped (Linux, on ext4, XFS or tmpfs);
+/// elsewhere the tests below check the `pwrite` path gives the same files.
+fn maps_here(dir: &Path) -> bool {
+    super::segments_mappable_in(dir)
+}
+
+fn file_len(dir: &Path, id: u64) -> u64 {
+    std::fs::metadata(dir.join(segment_file_name(id))).unwrap().len()
+}
+
+#[test]
+fn a_mapped_segment_reads_back_its_appends_and_is_cut_exact_when_the_next_one_starts() {
+    let d = dir();
+    let maps = maps_here(d.path());
+    let mut s = FileStorage::open(d.path()).unwrap();
+    s.preallocate_segments(4 * GROW_STEP);
+    s.create(1).unwrap();
+    assert_eq!(s.mapped().is_some(), maps);
+    let mut written = Vec::new();
+    for i in 0..3000u32 {
+        let entry = format!("entry {i:05} ").repeat(40);
+        s.append(1, entry.as_bytes()).unwrap();
+        written.extend_from_slice(entry.as_bytes());
+        s.flush().unwrap();
+    }
+    assert!(written.len() as u64 > GROW_STEP, "crosses a growth step");
+    assert_eq!(s.len(1).unwrap(), written.len() as u64);
+    // Reads stop at what was appended, not at the file's end.
+    let mut back = vec![0u8; written.len() + 4096];
+    assert_eq!(s.read(1, 0, &mut back).unwrap(), written.len());
+    assert_eq!(&back[..written.len()], &written[..]);
+    let mut tail = [0u8; 16];
+    assert_eq!(s.read(1, written.len() as u64 - 3, &mut tail).unwrap(), 3);
+    assert_eq!(s.read(1, written.len() as u64 + 10, &mut tail).unwrap(), 0);
+    if maps {
+        // The file runs ahead of the appends, by zeros, up to a step.
+        let len = file_len(d.path(), 1);
+        assert_eq!(len, (written.len() as u64).div_ceil(GROW_STEP) * GROW_STEP);
+        let on_disk = std::fs::read(d.path().join(segment_file_name(1))).unwrap();
+        assert_eq!(&on_disk[..written.len()], &written[..]);
+        assert!(on_disk[written.len()..].iter().all(|b| *b == 0));
+    }
+    s.sync(1).unwrap();
+    assert!(s.is_synced());
+    // Starting segment 2 cuts segment 1 to its length (and unmaps it).
+    s.create(2).unwrap();
+    assert_eq!(file_len(d.path(), 1), written.len() as u64);
+    assert_eq!(s.mapped().is_some(), maps);
+    assert_eq!(s.read(1, 0, &mut back).unwrap(), written.len());
+    assert_eq!(&back[..written.len()], &written[..]);
+    s.append(2, b"second").unwrap();
+    s.sync(2).unwrap();
+    // Closing cuts the newest segment too.
+    drop(s);
+    assert_eq!(file_len(d.path(), 2), 6);
+    assert_eq!(
+        std::fs::read(d.path().join(segment_file_name(1))).unwrap(),
+        written
+    );
+}
+
+#[test]
+fn appends_past_the_reservation_go_on_at_the_real_end() {
+    let d = dir();
+    let mut s = FileStorage::open(d.path()).unwrap();
+    s.preallocate_segments(8192);
+    s.create(1).unwrap();
+    let mut written = Vec::new();
+    for i in 0..100u8 {
+        let entry = [i; 200];
+        s.append(1, &entry).unwrap();
+        written.extend_from_slice(&entry);
+    }
+    s.flush().unwrap();
+    assert!(s.mapped().is_none(), "unmapped once past the reservation");
+    assert_eq!(file_len(d.path(), 1), written.len() as u64);
+    let mut back = vec![0u8; written.len()];
+    assert_eq!(s.read(1, 0, &mut back).unwrap(), written.len());
+    assert_eq!(back, written);
+    s.sync(1).unwrap();
+    drop(s);
+    assert_eq!(
+        std::fs::read(d.path().join(segment_file_name(1))).unwrap(),
+        written
+    );
+}
+
+#[test]
+fn truncate_remove_and_quarantine_drop_the_mapping() {
+    let d = dir();
+    let mut s = FileStorage::open(d.path()).unwrap();
+    s.preallocate_segments(1 << 20);
+    s.create(1).unwrap();
+    s.append(1, &[7u8; 1000]).unwrap();
+    s.truncate(1, 100).unwrap();
+    assert!(s.mapped().is_none());
+    assert_eq!(file_len(d.path(), 1), 100);
+    s.append(1, b"more").unwrap();
+    s.flush().unwrap();
+    assert_eq!(file_len(d.path(), 1), 104);
+
+    s.create(2).unwrap();
+    s.append(2, b"two").unwrap();
+    s.quarantine(2).unwrap();
+    assert!(s.mapped().is_none());
+    let q = d.path().join(super::QUARANTINE_DIR).join(segment_file_name(2));
+    assert_eq!(std::fs::read(q).unwrap(), b"two");
+
+    s.create(3).unwrap();
+    s.append(3, b"three").unwrap();
+    s.remove(3).unwrap();
+    assert!(s.mapped().is_none());
+    assert!(!d.path().join(segment_file_name(3)).exists());
+}
+
+#[test]
+fn large_flushes_to_a_mapped_segment_are_written_small_ones_copied() {
+    let d = dir();
+    let maps = maps_here(d.path());
+    let mut s = FileStorage::open(d.path()).unwrap();
+    s.preallocate_segments(4 * GROW_STEP);
+    s.create(1).unwrap();
+    let mut written = Vec::new();
+    // A batch: many appends, one flush (a `pwrite`).
+    for i in 0..100u8 {
+        s.append(1, &[i; 1000]).unwrap();
+        written.extend_from_slice(&[i; 1000]);
+    }
+    s.flush().unwrap();
+    // Single sends: a flush each (copies), some straddling the batch's end.
+    for i in 0..100u8 {
+        s.append(1, &[i ^ 0x5a; 100]).unwrap();
+        written.extend_from_slice(&[i ^ 0x5a; 100]);
+        s.flush().unwrap();
+    }
+    // One entry larger than the write buffer.
+    let big = vec![0xa5u8; 300 << 10];
+    s.append(1, &big).unwrap();
+    written.extend_from_slice(&big);
+    s.flush().unwrap();
+    let mut back = vec![0u8; written.len()];
+    assert_eq!(s.read(1, 0, &mut back).unwrap(), written.len());
+    assert_eq!(back, written);
+    let on_disk = std::fs::read(d.path().join(segment_file_name(1))).unwrap();
+    assert_eq!(&on_disk[..written.len()], &written[..]);
+    assert!(on_disk[written.len()..].iter().all(|b| *b == 0));
+    if maps {
+        assert_eq!(on_disk.len() as u64, GROW_STEP);
+    }
+    drop(s);
+    assert_eq!(file_len(d.path(), 1), written.len() as u64);
+}
+
+#[test]
+fn a_mapped_storage_that_failed_closed_still_closes() {
+    let d = dir();
+    let mut s = FileStorage::open(d.path()).unwrap();
+    s.preallocate_segments(1 << 20);
+    s.create(1).unwrap();
+    s.append(1, b"synced").unwrap();
+    s.flush().unwrap();
+    s.append(1, b" buffered").unwrap();
+    s.inject_sync_failure();
+    assert_eq!(s.sync(1).unwrap_err().kind(), StorageErrorKind::Io);
+    s.append(1, b"refused").unwrap_err();
+    // Dropping leaves the files as they are (no cut, no flush) and returns.
+    drop(s);
+    let on_disk = std::fs::read(d.path().join(segment_file_name(1))).unwrap();
+    assert!(on_disk.starts_with(b"synced buffered"));
 }

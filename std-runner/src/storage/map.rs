@@ -1,0 +1,254 @@
+//! [`SegmentMap`]: a segment file mapped shared and writable (Linux), the
+//! only `unsafe` of the file storage.
+//!
+//! Bytes copied into a `MAP_SHARED` file mapping are in the page cache
+//! as soon as the copy ends: they survive the process being killed without
+//! a system call, and `fdatasync` on the file writes them back like a `pwrite`
+//! (the kernel write-protects the mapped pages and marks a page dirty on
+//! the first store to it). See the module documentation of `storage` for
+//! when a segment is mapped and why that is safe.
+//!
+//! Touching a mapped page that lies wholly past the file's end raises
+//! SIGBUS, so a `SegmentMap` keeps the file's length ahead of every byte it
+//! writes or reads: it grows the file with `set_len` in steps of
+//! [`GROW_STEP`], never past the mapping (the segment's reservation). A
+//! write that crosses the file's end is made with `pwrite` before the file
+//! is grown, so the zeros the file may end with always follow what was
+//! written: a process killed between the two calls never leaves a new
+//! segment that is all zeros. Large writes use `pwrite` too (see
+//! `MAP_COPY_MAX` in `storage/mod.rs`).
+
+use std::fs::File;
+use std::io;
+
+/// Bytes the file is grown by when an append would cross its end.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(super) const GROW_STEP: u64 = 1 << 20;
+
+#[cfg(target_os = "linux")]
+pub(super) use linux::{SegmentMap, can_map};
+
+#[cfg(not(target_os = "linux"))]
+pub(super) use other::{SegmentMap, can_map};
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::fs::File;
+    use std::io;
+    use std::ptr::NonNull;
+    use std::sync::Arc;
+
+    use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
+
+    use super::GROW_STEP;
+
+    /// `f_type` of the file systems on which a store into a mapped,
+    /// preallocated page cannot fail for lack of space (which would be a
+    /// SIGBUS, not an error): ext2/3/4, XFS and tmpfs. Copy-on-write file
+    /// systems (btrfs, ZFS, bcachefs) may need new blocks for it, and
+    /// network file systems may fail it: those keep `pwrite`.
+    const MAPPABLE: [u64; 3] = [0xEF53, 0x5846_5342, 0x0102_1994];
+
+    /// True if `file` is on a file system where its preallocated range
+    /// may be written through a mapping (see [`MAPPABLE`]).
+    pub(in crate::storage) fn can_map(file: &File) -> bool {
+        rustix::fs::fstatfs(file).is_ok_and(|s| {
+            // `f_type` is signed on some targets; the magics are 32-bit.
+            let magic = s.f_type as u64 & 0xffff_ffff;
+            MAPPABLE.contains(&magic)
+        })
+    }
+
+    /// The first `len` bytes of a segment file, mapped shared, readable and
+    /// writable. Unmapped when dropped.
+    #[derive(Debug)]
+    pub(in crate::storage) struct SegmentMap {
+        ptr: NonNull<u8>,
+        /// Bytes mapped: the segment's reservation.
+        len: usize,
+        file: Arc<File>,
+        /// The file's length as this map last set or found it. Nothing at
+        /// or past it is touched (SIGBUS); only this process changes it
+        /// while the map exists (the journal directory's lock).
+        file_len: u64,
+    }
+
+    // SAFETY: a `SegmentMap` owns its mapping the way a `Vec` owns its
+    // buffer: the pointer is never shared, writes need `&mut self` and
+    // reads `&self`, so moving it to another thread or reading it from
+    // several is as sound as for a `Vec<u8>`.
+    unsafe impl Send for SegmentMap {}
+    // SAFETY: see `Send`: `&self` methods only read.
+    unsafe impl Sync for SegmentMap {}
+
+    impl SegmentMap {
+        /// Maps the first `len` bytes of `file`, whose length is now
+        /// `file_len`.
+        pub(in crate::storage) fn new(file: &Arc<File>, len: u64, file_len: u64) -> io::Result<SegmentMap> {
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|l| *l > 0)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "mapping length out of range"))?;
+            // SAFETY: a null hint lets the kernel choose where the mapping
+            // goes, so it cannot overlap memory anything else uses. Nothing
+            // refers to the new region until this `SegmentMap` hands out
+            // copies of it (never references), and only this process writes
+            // the file (the journal directory's lock), so the bytes are not
+            // changed behind a copy.
+            let ptr = unsafe {
+                mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    ProtFlags::READ | ProtFlags::WRITE,
+                    MapFlags::SHARED,
+                    &**file,
+                    0,
+                )?
+            };
+            let ptr = NonNull::new(ptr.cast::<u8>())
+                .ok_or_else(|| io::Error::other("mmap returned a null mapping"))?;
+            Ok(SegmentMap {
+                ptr,
+                len,
+                file: Arc::clone(file),
+                file_len,
+            })
+        }
+
+        /// The file's length (at least every byte written through the map).
+        pub(in crate::storage) fn file_len(&self) -> u64 {
+            self.file_len
+        }
+
+        /// Copies `data` to `offset`. If the file would end before the
+        /// data does, writes it with `pwrite` instead and grows the file
+        /// ahead (see [`pwrite_at`](Self::pwrite_at)).
+        pub(in crate::storage) fn copy_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+            let end = self.check(offset, data)?;
+            if end > self.file_len {
+                return self.pwrite_at(offset, data);
+            }
+            // SAFETY: `offset + data.len() <= file_len <= len` (checked
+            // above; `end` fits in usize since `len` does), so the range is
+            // inside the mapping and inside the file (no SIGBUS). `&mut self`
+            // means no other copy from or to the mapping runs meanwhile, and
+            // `data` cannot overlap the mapping: it is a Rust slice, and no
+            // reference into the mapping is ever created.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    data.as_ptr(),
+                    self.ptr.as_ptr().add(offset as usize),
+                    data.len(),
+                );
+            }
+            Ok(())
+        }
+
+        /// Writes `data` at `offset` with `pwrite` (the page cache is shared
+        /// with the mapping). If that made the file longer, grows it ahead
+        /// to the next multiple of [`GROW_STEP`] (never past the mapping),
+        /// so that later copies find it long enough: the zeros it may end
+        /// with always follow written bytes.
+        pub(in crate::storage) fn pwrite_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+            let end = self.check(offset, data)?;
+            std::os::unix::fs::FileExt::write_all_at(&*self.file, data, offset)?;
+            if end > self.file_len {
+                self.file_len = end;
+                let grown = end
+                    .div_ceil(GROW_STEP)
+                    .saturating_mul(GROW_STEP)
+                    .min(self.len as u64);
+                // The data is written: if growing fails, the next write
+                // past the end tries again.
+                if self.file.set_len(grown).is_ok() {
+                    self.file_len = grown;
+                }
+            }
+            Ok(())
+        }
+
+        /// The end of a write of `data` at `offset`, if it fits the mapping.
+        fn check(&self, offset: u64, data: &[u8]) -> io::Result<u64> {
+            offset
+                .checked_add(data.len() as u64)
+                .filter(|end| *end <= self.len as u64)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "write past the mapping"))
+        }
+
+        /// Copies bytes from `offset` into `buf`, stopping at the file's end;
+        /// returns how many.
+        pub(in crate::storage) fn read_at(&self, offset: u64, buf: &mut [u8]) -> usize {
+            let available = self.file_len.min(self.len as u64).saturating_sub(offset);
+            let n = buf.len().min(usize::try_from(available).unwrap_or(usize::MAX));
+            if n == 0 {
+                return 0;
+            }
+            // SAFETY: `offset + n <= min(file_len, len)`, so the range is
+            // inside the mapping and the file (no SIGBUS); with `n > 0`,
+            // `offset < len` fits in usize. Writes need `&mut self`, so none
+            // runs meanwhile; `buf` is a Rust slice and cannot overlap the
+            // mapping.
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(offset as usize), buf.as_mut_ptr(), n);
+            }
+            n
+        }
+    }
+
+    impl Drop for SegmentMap {
+        fn drop(&mut self) {
+            // SAFETY: `ptr` and `len` are exactly what `mmap` returned and
+            // was given; no copy of the pointer outlives `self`, and no
+            // reference into the mapping exists.
+            let _ = unsafe { munmap(self.ptr.as_ptr().cast(), self.len) };
+        }
+    }
+}
+
+/// Where mappings are not used: the type has no values.
+#[cfg(not(target_os = "linux"))]
+mod other {
+    use std::fs::File;
+    use std::io;
+    use std::sync::Arc;
+
+    /// Never constructed off Linux.
+    #[derive(Debug)]
+    pub(in crate::storage) enum SegmentMap {}
+
+    /// Never: appends use `pwrite` here.
+    pub(in crate::storage) fn can_map(_file: &File) -> bool {
+        false
+    }
+
+    impl SegmentMap {
+        pub(in crate::storage) fn new(
+            _file: &Arc<File>,
+            _len: u64,
+            _file_len: u64,
+        ) -> io::Result<SegmentMap> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        pub(in crate::storage) fn file_len(&self) -> u64 {
+            match *self {}
+        }
+        pub(in crate::storage) fn copy_at(&mut self, _offset: u64, _data: &[u8]) -> io::Result<()> {
+            match *self {}
+        }
+        pub(in crate::storage) fn pwrite_at(&mut self, _offset: u64, _data: &[u8]) -> io::Result<()> {
+            match *self {}
+        }
+        pub(in crate::storage) fn read_at(&self, _offset: u64, _buf: &mut [u8]) -> usize {
+            match *self {}
+        }
+    }
+}
+
+/// Maps the `reserved` bytes preallocated for a newly created (empty)
+/// segment file, if this platform and file system allow it.
+pub(super) fn map_new_segment(file: &std::sync::Arc<File>, reserved: u64) -> io::Result<SegmentMap> {
+    if reserved == 0 || !can_map(file) {
+        return Err(io::ErrorKind::Unsupported.into());
+    }
+    SegmentMap::new(file, reserved, 0)
+}
