@@ -99,8 +99,16 @@ pub(crate) struct State {
     /// A group-commit leader is running an fsync outside the lock.
     pub syncing: bool,
     /// Senders parked until a round covers their seq (registered only while
-    /// a round runs, so whoever ends a round sees every one of them).
+    /// a round runs or is gathered, so whoever ends a round sees every one
+    /// of them).
     pub waiters: Vec<Waiter>,
+    /// A leader is letting the senders it just released append again
+    /// before it takes its next ticket (see [`Shared::gather`]).
+    pub gathering: bool,
+    /// Appends since the last round took its ticket.
+    pub appends_since_ticket: u64,
+    /// Senders the last round released: how many appends a leader gathers.
+    pub last_released: u64,
     /// Why the journal failed closed, once it has.
     pub failed: Option<String>,
     /// Messages were appended since the driver last looked.
@@ -128,6 +136,9 @@ impl State {
             durable: synced,
             syncing: false,
             waiters: Vec::new(),
+            gathering: false,
+            appends_since_ticket: 0,
+            last_released: 0,
             failed: None,
             new_work: true,
             driver_waiting: false,
@@ -165,6 +176,8 @@ pub(crate) struct Shared {
     pub progress: Condvar,
     /// Signalled when a waiting driver has new work.
     pub work: Condvar,
+    /// Signalled to a gathering leader when enough senders have appended.
+    pub gathered: Condvar,
     /// The transport side; whoever holds it runs driver rounds.
     pub driver: Mutex<Driver>,
     /// A background thread runs the driver (else the caller's `poll`).
@@ -207,6 +220,7 @@ impl Shared {
             state: Mutex::new(state),
             progress: Condvar::new(),
             work: Condvar::new(),
+            gathered: Condvar::new(),
             driver: Mutex::new(driver),
             threaded,
             policy,
@@ -270,11 +284,11 @@ impl Shared {
                 self.set_durable(&mut g, seq);
                 continue;
             }
-            if !g.syncing {
+            if !g.syncing && !g.gathering {
                 g = self.lead(g);
                 continue;
             }
-            // A round is running: park until one covers `seq`.
+            // A round is running or being gathered: park until one covers `seq`.
             g.waiters.push(Waiter {
                 seq,
                 thread: thread::current(),
@@ -326,11 +340,43 @@ impl Shared {
         }
     }
 
+    /// Before a round takes its ticket, lets the senders the last round
+    /// released append again, waiting at most half an fsync (and never
+    /// more than 500 µs): the next fsync then covers them all, instead of
+    /// the senders splitting into two halves that alternate between
+    /// appending and waiting, each half getting every other fsync. A lone
+    /// sender never waits.
+    fn gather<'a>(&'a self, mut g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        let goal = g.last_released;
+        if goal == 0 || g.appends_since_ticket >= goal || SINGLE_THREADED {
+            return g;
+        }
+        let delay = (g.fsync.mean() / 2).min(Duration::from_micros(500));
+        let Some(deadline) = clock::deadline_after(delay) else {
+            return g;
+        };
+        g.gathering = true;
+        while g.appends_since_ticket < goal && g.failed.is_none() {
+            let left = clock::remaining(deadline);
+            if left.is_zero() {
+                break;
+            }
+            g = self
+                .gathered
+                .wait_timeout(g, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        g.gathering = false;
+        g
+    }
+
     /// Leads group-commit rounds back to back while senders wait for one, at
     /// most [`CHAIN_ROUNDS`]; then hands the lead to a waiting sender. Call
     /// only when `!g.syncing`. The lock is held on return.
     fn lead<'a>(&'a self, mut g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         for _ in 0..CHAIN_ROUNDS {
+            g = self.gather(g);
             g = self.lead_sync(g);
             if g.syncing || g.failed.is_some() || g.waiters.is_empty() {
                 return g;
@@ -369,6 +415,7 @@ impl Shared {
             return g;
         }
         state.syncing = true;
+        state.appends_since_ticket = 0;
         drop(g);
 
         let started = clock::now();
@@ -418,6 +465,7 @@ impl Shared {
         }
         {
             let mut queue = lock(&self.wake_queue);
+            let before = queue.len();
             g.waiters.retain(|w| {
                 if w.seq <= durable {
                     queue.push(w.thread.clone());
@@ -426,6 +474,7 @@ impl Shared {
                     true
                 }
             });
+            g.last_released = (queue.len() - before) as u64;
         }
         self.wake_released();
     }
@@ -474,6 +523,10 @@ impl Shared {
     pub(crate) fn note_appended(&self, g: &mut State, seq: Seq) {
         g.appended = g.appended.max(seq);
         g.new_work = true;
+        g.appends_since_ticket += 1;
+        if g.gathering && g.appends_since_ticket >= g.last_released {
+            self.gathered.notify_one();
+        }
         if g.driver_waiting {
             // Once: later senders see the driver awake.
             g.driver_waiting = false;
