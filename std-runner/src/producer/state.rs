@@ -10,8 +10,9 @@
 //!                                     ▼ and its length), unlocks, fsyncs.
 //!  sender C: lock, append #3, unlock    B and C park.
 //!  A: fsync done → lock, durable = 2, release B; C is still waiting, so A
-//!     takes the next ticket at once and fsyncs again (it leads a chain of
-//!     rounds, at most `CHAIN_ROUNDS`, then hands the lead to a waiter).
+//!     leads the next round too, after letting B append again (it leads a
+//!     chain of rounds, at most `CHAIN_ROUNDS`, then hands the lead to a
+//!     waiter).
 //!  B: wakes, sees durable ≥ 2 without taking the lock, wakes two more
 //!     released senders, returns.
 //! ```
@@ -22,9 +23,12 @@
 //! - A released sender returns without touching the state lock: it parks
 //!   on its own thread handle and checks an atomic copy of the durable seq,
 //!   so dozens of woken senders do not queue on one mutex just to leave.
-//! - The leader starts the next fsync right after the last one, instead of
-//!   handing the lead to a sleeping thread that must first be scheduled
-//!   behind every sender just woken.
+//! - The leader goes on to the next round itself, instead of handing the
+//!   lead to a sleeping thread that must first be scheduled behind every
+//!   sender just woken. Before it takes the next ticket it lets the
+//!   senders it released append again (at most half an fsync), so one
+//!   fsync covers them all.
+
 //! - The leader wakes only two released senders; each woken sender wakes
 //!   two more (a fan-out), so the wake-up system calls are spread over the
 //!   senders instead of delaying the next fsync.
