@@ -4,11 +4,17 @@
 //! allocator: the caller's buffers are encoded straight into the journal, and
 //! a message read back from the journal borrows the read buffer. The encoding
 //! is postcard (see `docs/journal-format.md`, "Message payload"); field order
-//! is part of the on-disk format and must never change.
+//! is part of the on-disk format and must never change. It is written and
+//! read by hand (`message/codec.rs`, for speed); the serde derives here are
+//! the specification it is tested against, and stay for users who serialize
+//! messages themselves.
 
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
+
+mod codec;
+pub(crate) use codec::encode as encode_record;
 
 /// The most headers one message may carry.
 pub const MAX_HEADERS: usize = 16;
@@ -199,22 +205,17 @@ impl fmt::Display for CodecError {
 impl core::error::Error for CodecError {}
 
 impl<'a> Record<'a> {
-    /// Encodes into `buf`, returning the number of bytes written.
+    /// Encodes into `buf`, returning the number of bytes written: the bytes
+    /// `postcard::to_slice` writes. Fails with
+    /// [`CodecError::BufferTooSmall`] if they do not fit.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, CodecError> {
-        postcard::to_slice(self, buf)
-            .map(|out| out.len())
-            .map_err(|e| match e {
-                postcard::Error::SerializeBufferFull => CodecError::BufferTooSmall,
-                _ => CodecError::Malformed,
-            })
+        codec::encode(self.id, &self.message, buf)
     }
 
-    /// Decodes a record that borrows from `bytes`; trailing bytes are an error.
+    /// Decodes a record that borrows from `bytes`; trailing bytes are an
+    /// error. Accepts exactly what postcard's decoding of [`Record`] accepts.
     pub fn decode(bytes: &'a [u8]) -> Result<Record<'a>, CodecError> {
-        match postcard::take_from_bytes::<Record<'a>>(bytes) {
-            Ok((record, [])) => Ok(record),
-            _ => Err(CodecError::Malformed),
-        }
+        codec::decode(bytes)
     }
 }
 

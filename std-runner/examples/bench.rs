@@ -272,24 +272,50 @@ fn group(args: &Args) {
         "for reference, FileStorage alone (100 B append + sync of a preallocated segment): {:.0} /s\n",
         pre_n as f64 / pre_t
     );
-    println!("| senders | msgs/s | × raw fsync rate | × one sender | fsyncs/s | mean fsync |");
-    println!("|---|---|---|---|---|---|");
     println!(
-        "| 1 | {one:.0} | {:.2} | 1.0 | {:.0} | {one_mean:.0?} |",
+        "| senders | msgs/s | × raw fsync rate | × one sender | fsyncs/s | msgs per fsync | mean fsync | process CPU per msg |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| 1 | {one:.0} | {:.2} | 1.0 | {:.0} | 1.0 | {one_mean:.0?} | |",
         one / raw,
         one_f as f64 / one_t
     );
     for senders in [8usize, 64] {
+        let cpu_before = process_cpu();
         let (n, t, f, mean) = always_senders(&args.dir, senders, args.secs);
+        let cpu = cpu_per_msg(cpu_before, n);
         let rate = n as f64 / t;
         println!(
-            "| {senders} | {rate:.0} | {:.2} | {:.1} | {:.0} | {mean:.0?} |",
+            "| {senders} | {rate:.0} | {:.2} | {:.1} | {:.0} | {:.1} | {mean:.0?} | {cpu} |",
             rate / raw,
             rate / one,
-            f as f64 / t
+            f as f64 / t,
+            n as f64 / f.max(1) as f64
         );
     }
     println!();
+}
+
+/// CPU time this process has used (user + system), where `/proc` says.
+/// Less sensitive to a shared machine than a rate: with 64 senders on two
+/// CPUs the run is CPU-bound, and this is what each message costs.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses): utime and
+    // stime are the 12th and 13th, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// "N µs" of CPU per message since `before`, or empty where unknown.
+fn cpu_per_msg(before: Option<Duration>, msgs: u64) -> String {
+    match (before, process_cpu()) {
+        (Some(b), Some(a)) if msgs > 0 => format!("{:.1} µs", (a - b).as_secs_f64() * 1e6 / msgs as f64),
+        _ => String::new(),
+    }
 }
 
 /// Fills a journal with `bytes` of unconfirmed 1 KiB messages.
@@ -429,11 +455,13 @@ fn main() {
         "senders" => {
             // One `Sync::Always` measurement with `--size` senders (for profiling).
             let n = args.size.unwrap_or(64);
+            let cpu_before = process_cpu();
             let (m, t, f, mean) = always_senders(&args.dir, n, args.secs);
             println!(
-                "{n} senders: {:.0} msgs/s, {:.0} fsyncs/s, mean {mean:?}",
+                "{n} senders: {:.0} msgs/s, {:.0} fsyncs/s, mean {mean:?}, CPU per msg {}",
                 m as f64 / t,
-                f as f64 / t
+                f as f64 / t,
+                cpu_per_msg(cpu_before, m)
             );
         }
         "build" => {

@@ -27,7 +27,7 @@
 //! | level | process killed (SIGKILL, panic, OOM) | power loss / kernel crash |
 //! |---|---|---|
 //! | `Always` | nothing acknowledged is lost | nothing acknowledged is lost: `send` returns after the fsync that covers it (shared by every sender waiting at the time: group commit) |
-//! | `Interval(ms)` | nothing acknowledged is lost | messages acknowledged in about the last `ms` milliseconds may be lost: the fsync runs once `ms` have passed since the last one, started by the next `send` or by the driver (a driver stuck in a slow transport call is covered by the senders) |
+//! | `Interval(ms)` | nothing acknowledged is lost | messages acknowledged in about the last `ms` milliseconds may be lost: the fsync runs once `ms` have passed since the last one, started by the driver (on the background driver's syncer thread, up to 20 ms early so that no `send` waits for it) or by the next `send` that finds it due (which covers a stalled driver) |
 //! | `Never` | nothing acknowledged is lost | messages acknowledged since the current segment was started may be lost (a segment is fsynced when it is sealed, and before another is deleted) |
 //!
 //! A killed process never loses an acknowledged message at any level,

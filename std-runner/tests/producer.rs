@@ -301,6 +301,32 @@ fn dead_letters_are_listed_redriven_and_discarded() {
     p.close(Duration::ZERO).unwrap();
 }
 
+/// Under `Sync::Interval` the background producer's syncer thread makes
+/// the last sends durable though no sender comes along to find an fsync
+/// due (and no send waits for one).
+#[test]
+fn an_interval_producer_makes_the_last_sends_durable_on_its_own() {
+    let dir = common::tempdir();
+    let p = Producer::builder(dir.path().join("journal"))
+        .sync(SyncPolicy::Interval(20))
+        .spawn(HoldTransport::default())
+        .unwrap();
+    // The first send may find an fsync due and run it; the ones right
+    // after it do not.
+    let mut last = 0;
+    for i in 0..20 {
+        last = p.send(OwnedMessage::new("t", format!("{i}"))).unwrap().seq;
+    }
+    let mut waited = 0;
+    while p.stats().durable_seq < last {
+        assert!(waited < 2000, "not durable after 10 s");
+        std::thread::park_timeout(Duration::from_millis(5));
+        waited += 1;
+    }
+    assert!(p.stats().fsync.count >= 1);
+    p.close(Duration::ZERO).unwrap();
+}
+
 #[test]
 fn a_caller_driven_producer_delivers_from_poll() {
     let dir = common::tempdir();

@@ -28,14 +28,19 @@ pub(crate) enum SlotState {
     DeadLettered,
 }
 
-/// One message in a lane's window.
+/// One message in a lane's window (64 bytes: 16 lanes of 1024 slots are
+/// 1 MiB, whatever the backlog).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
     pub seq: Seq,
     pub pos: Position,
+    /// Bytes of its frame, padding included: a batch reads exactly these
+    /// (see `build_batch`), not a chunk around them.
+    pub len: u32,
     pub state: SlotState,
-    /// When it first failed (for the delivery timeout).
-    pub failing_since: Option<Millis>,
+    /// When it first failed (for the delivery timeout); [`NOT_FAILING`]
+    /// until then.
+    pub failing_since: Millis,
     /// When it entered the window (for "oldest unconfirmed").
     pub queued_at: Millis,
     /// Where the broker put it, once confirmed.
@@ -44,7 +49,26 @@ pub(crate) struct Slot {
     pub offset: i64,
 }
 
+/// [`Slot::failing_since`] of a message that has not failed.
+pub(crate) const NOT_FAILING: Millis = Millis::MAX;
+
+const _: () = assert!(core::mem::size_of::<Slot>() <= 64);
+
 impl Slot {
+    /// A message just indexed: its frame of `len` bytes is at `pos`.
+    pub(crate) fn queued(seq: Seq, pos: Position, len: u32, now: Millis) -> Slot {
+        Slot {
+            seq,
+            pos,
+            len,
+            state: SlotState::Queued,
+            failing_since: NOT_FAILING,
+            queued_at: now,
+            partition: -1,
+            offset: -1,
+        }
+    }
+
     pub(crate) fn done(&self) -> bool {
         matches!(self.state, SlotState::Confirmed | SlotState::DeadLettered)
     }
@@ -140,5 +164,14 @@ pub(crate) fn lane_of(message: &Message<'_>, lanes: usize) -> u16 {
         (None, Some(key)) => h = fnv1a(fnv1a(h, b"k"), key),
         (None, None) => {}
     }
-    (h % lanes as u64) as u16
+    // `h % lanes`, but without a 64-bit division (a third of this
+    // function's time in send profiles) when `lanes` is a power of two,
+    // where masking gives the same lane; no panic for zero lanes.
+    let lanes = lanes as u64;
+    let lane = if lanes.is_power_of_two() {
+        h & (lanes - 1)
+    } else {
+        h.checked_rem(lanes).unwrap_or(0)
+    };
+    lane as u16
 }

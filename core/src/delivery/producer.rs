@@ -4,7 +4,7 @@ use core::ops::Range;
 
 use super::config::{Config, MAX_BATCH};
 use super::error::{JournalError, OpenError, OpenFailed, SendError, SendErrorKind};
-use super::lane::{Lane, Slot, SlotState, lane_of};
+use super::lane::{Lane, Slot, lane_of};
 use crate::journal::format::{EntryKind, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::journal::recovery::{RecoverOptions, recover};
 use crate::journal::report::RecoveryReport;
@@ -143,6 +143,8 @@ pub struct Producer<S, B, const LANES: usize = 16, const WINDOW: usize = 128, co
     /// the end of the log (new messages then go straight to their lane).
     cursor: Option<Position>,
     next_lane: usize,
+    /// Lane of the last outcome (where the next one most likely belongs).
+    outcome_lane: usize,
     jitter: Jitter,
     stats: Stats,
     last_sync: Millis,
@@ -308,6 +310,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             lanes: [const { Lane::new() }; LANES],
             cursor,
             next_lane: 0,
+            outcome_lane: 0,
             jitter: Jitter::new(config.jitter_seed),
             stats,
             last_sync: now,
@@ -330,22 +333,28 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         let (write, spare, _) = areas(self.buf.as_mut(), max_entry, self.manifest_len);
         let budget = self.config.budget;
         let used = self.journal.bytes;
-        let mut record = Record {
-            id: MessageId {
-                journal: self.journal.id,
-                seq: self.journal.next_seq,
-            },
-            message,
+        // The message is encoded where it lies (a by-value argument is the
+        // caller's copy): building a `Record` around it would move its
+        // ~600 bytes (inline headers) once more per send. It is moved only
+        // into an error, to hand it back.
+        let mut id = MessageId {
+            journal: self.journal.id,
+            seq: self.journal.next_seq,
         };
-        let encode = |record: &Record<'_>, write: &mut [u8]| record.encode(&mut write[FRAME_HEADER_LEN..]);
-        let Ok(mut n) = encode(&record, write) else {
-            let size = record.message.data_len() + FRAME_HEADER_LEN;
+        let encode = |id: MessageId, message: &Message<'_>, write: &mut [u8]| {
+            let payload = write
+                .get_mut(FRAME_HEADER_LEN..)
+                .ok_or(CodecError::BufferTooSmall)?;
+            crate::message::encode_record(id, message, payload)
+        };
+        let Ok(mut n) = encode(id, &message, write) else {
+            let size = message.data_len() + FRAME_HEADER_LEN;
             return Err(SendError {
                 kind: SendErrorKind::TooLarge {
                     size,
                     limit: max_entry,
                 },
-                message: record.message,
+                message,
             });
         };
         let frame = crate::journal::format::frame_len(n);
@@ -356,13 +365,13 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             let limit = budget.saturating_sub(reserve) as usize;
             return Err(SendError {
                 kind: SendErrorKind::TooLarge { size: frame, limit },
-                message: record.message,
+                message,
             });
         }
         if used + frame as u64 + reserve > budget {
             return Err(SendError {
                 kind: SendErrorKind::Full { budget, used },
-                message: record.message,
+                message,
             });
         }
         // A new segment consumes a seq for its manifest: encode again with
@@ -378,7 +387,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         if rolls && SEGMENTS > 3 && self.journal.segments.len() + 3 > SEGMENTS {
             return Err(SendError {
                 kind: SendErrorKind::Full { budget, used },
-                message: record.message,
+                message,
             });
         }
         // A manifest still owed (its write failed) also takes a seq first.
@@ -390,23 +399,17 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             };
             if let Err(e) = made_room {
                 let kind = kind_of(e, budget, used, frame, max_entry);
-                return Err(SendError {
-                    kind,
-                    message: record.message,
-                });
+                return Err(SendError { kind, message });
             }
-            record.id.seq = self.journal.next_seq;
-            n = match encode(&record, write) {
+            id.seq = self.journal.next_seq;
+            n = match encode(id, &message, write) {
                 Ok(n) => n,
                 Err(_) => {
                     let kind = SendErrorKind::TooLarge {
                         size: frame,
                         limit: max_entry,
                     };
-                    return Err(SendError {
-                        kind,
-                        message: record.message,
-                    });
+                    return Err(SendError { kind, message });
                 }
             };
         }
@@ -415,22 +418,22 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 self.stats.sent += 1;
                 self.stats.pending += 1;
                 if self.cursor.is_none() {
-                    self.index(lane, seq, pos, now);
+                    // `append` refuses frames longer than `max_entry`.
+                    let len = u32::try_from(crate::journal::format::frame_len(n)).unwrap_or(u32::MAX);
+                    self.index(lane, seq, pos, len, now);
                 }
                 Ok(seq)
             }
             Err(e) => {
                 let kind = kind_of(e, budget, used, frame, max_entry);
-                Err(SendError {
-                    kind,
-                    message: record.message,
-                })
+                Err(SendError { kind, message })
             }
         }
     }
 
-    /// Puts a message into its lane's window, or marks the lane's overflow.
-    fn index(&mut self, lane: u16, seq: Seq, pos: Position, now: Millis) {
+    /// Puts a message (its frame of `len` bytes at `pos`) into its lane's
+    /// window, or marks the lane's overflow.
+    fn index(&mut self, lane: u16, seq: Seq, pos: Position, len: u32, now: Millis) {
         let Some(l) = self.lanes.get_mut(usize::from(lane)) else {
             return;
         };
@@ -440,16 +443,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         if l.overflow.is_some() {
             return;
         }
-        let slot = Slot {
-            seq,
-            pos,
-            state: SlotState::Queued,
-            failing_since: None,
-            queued_at: now,
-            partition: -1,
-            offset: -1,
-        };
-        if l.window.push_back(slot).is_err() {
+        if l.window.push_back(Slot::queued(seq, pos, len, now)).is_err() {
             l.overflow = Some(pos);
         }
     }

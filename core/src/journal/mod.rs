@@ -460,10 +460,19 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         Ok(doomed.len())
     }
 
-    /// Reads the frame at `pos` into `cache`.
+    /// Reads the frame at `pos` into `cache` (through the chunk cache).
     pub(crate) fn read(&mut self, cache: &mut [u8], pos: Position) -> Result<Read, S::Error> {
         self.reader
             .frame(&mut self.storage, cache, pos.segment, pos.offset)
+    }
+
+    /// Copies the `out.len()` bytes at `pos` into `out`, unchecked: out of
+    /// the chunk cache if it holds them, else with one read of exactly
+    /// those bytes (see [`ChunkReader::copy`](reader::ChunkReader::copy)).
+    /// Returns how many, fewer if the segment ends first.
+    pub(crate) fn copy(&mut self, cache: &[u8], pos: Position, out: &mut [u8]) -> Result<usize, S::Error> {
+        self.reader
+            .copy(&mut self.storage, cache, pos.segment, pos.offset, out)
     }
 
     /// The header of the frame at `pos` and the offset after it, payload

@@ -1,9 +1,16 @@
-//! Reading frames back from a segment, through a chunk cache.
+//! Reading frames back from a segment.
 //!
-//! Recovery reads whole journals (it must reach at least 1 GB/s), and the
-//! send path reads payloads back when messages are (re)sent, so frames are
-//! parsed out of one large buffer filled by few big `read` calls rather than
-//! two small reads per entry.
+//! Passes that read the journal in order — recovery (it must reach at
+//! least 1 GB/s), indexing, refilling lane windows — parse frames out of one
+//! large chunk filled by few big `read` calls rather than two small reads
+//! per entry ([`ChunkReader`]).
+//!
+//! A batch reads the frames of one lane, which are spread over every other
+//! lane's: a chunk read at each of them copied about as many bytes as there
+//! are busy lanes times those it used. A batch knows each frame's position
+//! and length from its lane window, so it reads exactly those bytes
+//! ([`ChunkReader::copy`]) and checks them where they land ([`check_frame`]),
+//! with the same checks as a chunked read.
 
 use core::ops::Range;
 
@@ -30,6 +37,30 @@ pub(crate) enum Read {
     End,
     /// Bytes that are not a valid frame (torn, corrupt, or garbage).
     Bad,
+}
+
+/// Checks the frame at the start of `bytes`: all of it is there, its
+/// header and payload match the header's checksum, its reserved byte and
+/// its padding are zero. Returns its header and where its payload is in
+/// `bytes`; `None` if these bytes are not a valid frame (torn, damaged, or
+/// not a frame at all). The caller checks that it is the frame it expects
+/// (its seq, its length).
+pub(crate) fn check_frame(bytes: &[u8]) -> Option<(FrameHeader, Range<usize>)> {
+    let header_bytes = bytes.first_chunk::<FRAME_HEADER_LEN>()?;
+    let header = FrameHeader::parse(header_bytes);
+    let len = header.len as usize;
+    if len > bytes.len() {
+        return None;
+    }
+    let payload = FRAME_HEADER_LEN..FRAME_HEADER_LEN + len;
+    let frame = bytes.get(..frame_len(len))?;
+    // Padding is not checksummed, so it must be zero: a flipped bit
+    // anywhere in a frame is then detected.
+    let padding = &frame[payload.end..];
+    if !header.verify(header_bytes, &frame[payload.clone()]) || padding.iter().any(|b| *b != 0) {
+        return None;
+    }
+    Some((header, payload))
 }
 
 /// Caches one window of one segment in a caller-provided buffer.
@@ -102,28 +133,42 @@ impl ChunkReader {
         }
         let mut header_bytes = [0u8; FRAME_HEADER_LEN];
         header_bytes.copy_from_slice(&buf[head.clone()]);
-        let header = FrameHeader::parse(&header_bytes);
-        let total = frame_len(header.len as usize);
-        if total > buf.len() {
+        let len = FrameHeader::parse(&header_bytes).len as usize;
+        if len > buf.len() || frame_len(len) > buf.len() {
             return Ok(Read::Bad);
         }
+        let total = frame_len(len);
         let whole = self.ensure(storage, buf, segment, at, total)?;
-        if whole.len() < total {
+        let Some((header, payload)) = check_frame(&buf[whole.clone()]) else {
             return Ok(Read::Bad);
-        }
-        let payload = whole.start + FRAME_HEADER_LEN..whole.start + FRAME_HEADER_LEN + header.len as usize;
-        // Padding is not checksummed, so it must be zero: a flipped bit
-        // anywhere in a frame is then detected.
-        let padding = &buf[payload.end..whole.start + total];
-        if !header.verify(&header_bytes, &buf[payload.clone()]) || padding.iter().any(|b| *b != 0) {
-            return Ok(Read::Bad);
-        }
-
+        };
         Ok(Read::Frame(Frame {
             header,
-            payload,
+            payload: whole.start + payload.start..whole.start + payload.end,
             next: at + total as u64,
         }))
+    }
+
+    /// Copies `out.len()` bytes at `at` in `segment` into `out`: out of the
+    /// cached chunk if it holds them all, else with one `read` of exactly
+    /// those bytes, which leaves the cached chunk as it was (a refill pass
+    /// goes on using it). Returns how many were copied, fewer if the
+    /// segment ends first. Nothing is checked: see [`check_frame`].
+    pub(crate) fn copy<S: Storage>(
+        &mut self,
+        storage: &mut S,
+        buf: &[u8],
+        segment: SegmentId,
+        at: u64,
+        out: &mut [u8],
+    ) -> Result<usize, S::Error> {
+        let end = at.saturating_add(out.len() as u64);
+        if self.segment == Some(segment) && at >= self.start && end <= self.start + self.len as u64 {
+            let from = (at - self.start) as usize;
+            out.copy_from_slice(&buf[from..from + out.len()]);
+            return Ok(out.len());
+        }
+        storage.read(segment, at, out)
     }
 
     /// The header of the frame at `at` and the offset of the frame after
@@ -147,10 +192,11 @@ impl ChunkReader {
         let Some(header) = self.header(storage, buf, segment, at)? else {
             return Ok(None);
         };
-        let total = frame_len(header.len as usize);
-        if total > buf.len() {
+        let len = header.len as usize;
+        if len > buf.len() || frame_len(len) > buf.len() {
             return Ok(None);
         }
+        let total = frame_len(len);
         let next = at + total as u64;
         match self.header(storage, buf, segment, next)? {
             Some(after) if after.chain == header.crc => Ok(Some((header, next))),

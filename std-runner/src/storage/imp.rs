@@ -277,9 +277,11 @@ impl Storage for FileStorage {
         let path = self.path_of(id);
         self.check(FileOp::Remove, || path.clone())?;
         self.flush_segment(id)?;
-        // Dropping the segment drops its mapping, if any.
-        self.segments.remove(&id);
+        let segment = self.segments.remove(&id);
         std::fs::remove_file(&path).map_err(|e| FileError::io(FileOp::Remove, path, e))?;
+        // Closing the file (and dropping its mapping) frees its pages: slow
+        // for a full segment, so it happens on the reaper thread.
+        super::reaper::release(segment);
         let dir = self.dir.clone();
         self.sync_dir_at(&dir)
     }

@@ -86,6 +86,7 @@ mod fs;
 mod imp;
 mod lock;
 mod map;
+mod reaper;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -611,6 +612,9 @@ impl Drop for FileStorage {
         while let Some(id) = self.mapped() {
             let _ = self.unmap(id, false);
         }
+        // Removed segments' space is given back before the journal counts
+        // as closed.
+        reaper::wait_idle();
     }
 }
 

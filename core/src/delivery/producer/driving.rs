@@ -3,11 +3,11 @@
 use super::{Delivery, Producer, Transmit, areas, journal_error};
 use crate::delivery::config::SyncPolicy;
 use crate::delivery::error::JournalError;
-use crate::delivery::lane::SlotState;
+use crate::delivery::lane::{NOT_FAILING, SlotState};
 use crate::journal::Position;
 use crate::journal::entry::DeadLetterEntry;
-use crate::journal::format::{EntryKind, FRAME_HEADER_LEN, FrameHeader, SEGMENT_HEADER_LEN};
-use crate::journal::reader::Read;
+use crate::journal::format::{EntryKind, FRAME_HEADER_LEN, FrameHeader, SEGMENT_HEADER_LEN, frame_len};
+use crate::journal::reader::{Read, check_frame};
 use crate::message::{MessageId, Seq};
 use crate::storage::Storage;
 use crate::transport::{Failure, FailureClass, Millis, Outcome};
@@ -18,11 +18,20 @@ pub const TIMER_RETRY: Millis = 100;
 /// Frames read per call while indexing, so one call stays short.
 const INDEX_STEP: usize = 4096;
 
+/// Most frames a batch reads with one storage call (frames of its lane
+/// that follow each other in the journal).
+const RUN: usize = 64;
+
 impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const SEGMENTS: usize>
     Producer<S, B, LANES, WINDOW, SEGMENTS>
 {
     /// The next batch to send, its records encoded into `out`; `None` if
     /// nothing may be sent now. Call until it returns `None`.
+    ///
+    /// Records are read from the journal straight into `out`, each after
+    /// its frame header, so `out` holds the batch's frames: give it at
+    /// least `max_batch_bytes` and `max_entry` bytes (a frame larger than
+    /// `out` is copied in without its header, alone in its batch).
     pub fn poll_transmit(&mut self, now: Millis, out: &mut [u8]) -> Result<Option<Transmit>, JournalError> {
         let result = self.next_batch(now, out);
         if result.is_err() {
@@ -50,45 +59,88 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         Ok(None)
     }
 
+    /// Builds `lane`'s next batch into `out`: its queued messages in send
+    /// order, up to the first one in flight, within the batch limits.
+    ///
+    /// Each frame is read back exactly — the lane slot holds its position
+    /// and length — straight into `out`, and checked there as any frame
+    /// read is (checksum of header and payload, zero padding, see
+    /// [`check_frame`]), and against the slot (its seq and its length).
+    /// Frames that follow each other in the journal (a lane's messages sent
+    /// in a row) come in one read. A record's payload stays where it landed,
+    /// after its frame header: the batch's ranges skip the headers.
+    ///
+    /// The lane's frames are spread over every other lane's, so reading a
+    /// whole chunk at each of them (as the ordered passes do) copied about
+    /// as many bytes per batch as there are busy lanes times the batch's.
     fn build_batch(&mut self, lane: usize, now: Millis, out: &mut [u8]) -> Result<Transmit, JournalError> {
         let mut batch = Transmit {
             lane: lane as u16,
             records: heapless::Vec::new(),
         };
-        let max_records = self.config.max_batch_records;
         let max_bytes = self.config.max_batch_bytes.min(out.len());
         let (_, _, cache) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
-        let mut used = 0usize;
+        let journal = &mut self.journal;
+        let mut queued = self.lanes[lane]
+            .window
+            .iter()
+            .filter(|s| !s.done())
+            .take_while(|s| s.state == SlotState::Queued)
+            .take(self.config.max_batch_records)
+            .peekable();
+        // Bytes of `out` holding frames; payload bytes in the batch.
+        let (mut used, mut payload) = (0usize, 0usize);
         let mut highest = 0;
-        // One pass over the window for the candidates (the journal is read
-        // below, which needs `self` again).
-        let mut candidates: heapless::Vec<(Seq, Position), WINDOW> = heapless::Vec::new();
-        for slot in self.lanes[lane].window.iter() {
-            match slot.state {
-                SlotState::Queued => {}
-                SlotState::Confirmed | SlotState::DeadLettered => continue,
-                SlotState::InFlight => break,
-            }
-            if candidates.len() >= max_records || candidates.push((slot.seq, slot.pos)).is_err() {
+        'batch: while let Some(first) = queued.next() {
+            let mut span = first.len as usize;
+            if used + span > out.len() {
+                if batch.records.is_empty() {
+                    // `out` is shorter than this frame (but maybe not than
+                    // its payload): the payload alone, through the cache.
+                    let frame = match journal.read(cache, first.pos) {
+                        Ok(Read::Frame(f)) if f.header.seq == first.seq => f,
+                        _ => return Err(JournalError::Unreadable),
+                    };
+                    let len = frame.payload.len();
+                    out.get_mut(..len)
+                        .ok_or(JournalError::Unreadable)?
+                        .copy_from_slice(&cache[frame.payload]);
+                    let _ = batch.records.push((first.seq, 0..len));
+                    highest = first.seq;
+                }
                 break;
             }
-        }
-        for (seq, pos) in candidates {
-            let frame = match self.journal.read(cache, pos) {
-                Ok(Read::Frame(f)) if f.header.seq == seq => f,
-                _ => return Err(JournalError::Unreadable),
-            };
-            let len = frame.payload.len();
-            if used + len > max_bytes && !batch.records.is_empty() {
-                break;
+            // The run: `first` and the queued frames right after it.
+            let mut run: heapless::Vec<(Seq, usize), RUN> = heapless::Vec::new();
+            let _ = run.push((first.seq, span));
+            while let Some(next) = queued.peek() {
+                let len = next.len as usize;
+                let adjacent = next.pos.segment == first.pos.segment
+                    && next.pos.offset == first.pos.offset + span as u64;
+                if !adjacent || used + span + len > out.len() || run.push((next.seq, len)).is_err() {
+                    break;
+                }
+                span += len;
+                queued.next();
             }
-            if used + len > out.len() {
-                return Err(JournalError::Unreadable);
+            let read = journal
+                .copy(cache, first.pos, &mut out[used..used + span])
+                .map_err(|_| JournalError::Unreadable)?;
+            let end = used + read;
+            for (seq, len) in run {
+                let frame = out.get(used..used + len).filter(|_| used + len <= end);
+                let body = match frame.and_then(check_frame) {
+                    Some((h, body)) if h.seq == seq && frame_len(h.len as usize) == len => body,
+                    _ => return Err(JournalError::Unreadable),
+                };
+                if payload + body.len() > max_bytes && !batch.records.is_empty() {
+                    break 'batch;
+                }
+                payload += body.len();
+                let _ = batch.records.push((seq, used + body.start..used + body.end));
+                used += len;
+                highest = seq;
             }
-            out[used..used + len].copy_from_slice(&cache[frame.payload.clone()]);
-            let _ = batch.records.push((seq, used..used + len));
-            used += len;
-            highest = seq;
         }
         if batch.records.is_empty() {
             return Ok(batch);
@@ -115,9 +167,18 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         let in_flight = |l: &super::Lane<WINDOW>| {
             l.in_flight > 0 && l.slot(seq).is_some_and(|s| s.state == SlotState::InFlight)
         };
-        let Some(lane) = self.lanes.iter().position(in_flight) else {
-            return;
+        // Outcomes come batch by batch, and a batch is one lane's: try the
+        // last outcome's lane before searching every lane's window.
+        let hint = self.outcome_lane;
+        let lane = if self.lanes.get(hint).is_some_and(in_flight) {
+            hint
+        } else {
+            match self.lanes.iter().position(in_flight) {
+                Some(lane) => lane,
+                None => return,
+            }
         };
+        self.outcome_lane = lane;
         match outcome {
             Outcome::Confirmed { partition, offset } => {
                 if let Some(slot) = self.lanes[lane].slot_mut(seq) {
@@ -167,7 +228,10 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         let Some(slot) = self.lanes[lane].slot_mut(seq) else {
             return;
         };
-        let since = *slot.failing_since.get_or_insert(now);
+        if slot.failing_since == NOT_FAILING {
+            slot.failing_since = now;
+        }
+        let since = slot.failing_since;
         let timed_out = self
             .config
             .retry
@@ -360,7 +424,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             Read::Frame(f) => {
                 let h = f.header;
                 if wanted(&h) {
-                    self.index(h.lane, h.seq, pos, now);
+                    let len = u32::try_from(f.next - pos.offset).unwrap_or(u32::MAX);
+                    self.index(h.lane, h.seq, pos, len, now);
                 }
                 Ok(Some(Position {
                     segment: pos.segment,
