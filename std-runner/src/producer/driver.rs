@@ -67,8 +67,8 @@ enum IntervalSyncs {
 }
 
 /// How long before it is due the syncer thread starts an interval fsync
-/// (at most a quarter of the interval): the syncer must be scheduled and
-/// take the lock before the first sender to find the fsync due.
+/// (at most a quarter of the interval), so that a syncer scheduled late
+/// still keeps appends within the interval of an fsync.
 const SYNC_EARLY: Millis = 20;
 
 /// Waits at least this long after an error, so a persistent one cannot
@@ -310,9 +310,9 @@ impl Shared {
     /// their own: the fsync waits for the disk (tens of milliseconds with
     /// megabytes dirty), and whoever runs it waits too — a driver would
     /// stop handing batches over, a sender would not return from `send`.
-    /// Each starts [`SYNC_EARLY`] before it is due, so that it is already
-    /// running when senders find it due (a sender that finds no fsync
-    /// running leads one itself).
+    /// Each starts [`SYNC_EARLY`] before it is due. Senders never lead one
+    /// when this thread runs (see `Producer::interval_sync`).
+
     fn run_syncer(&self, every: Millis) {
         let early = SYNC_EARLY.min(every / 4);
         let mut g = self.lock();

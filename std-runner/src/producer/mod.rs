@@ -297,11 +297,14 @@ impl Producer {
         }
     }
 
-    /// Under `SyncPolicy::Interval`, a sender that finds the interval's
-    /// fsync overdue runs it: the driver may be busy in a slow transport
-    /// call, and the interval bounds what power loss can take.
+    /// Under `SyncPolicy::Interval` without a background thread, a sender
+    /// that finds the interval's fsync overdue runs it: the interval bounds
+    /// what power loss can take, and `poll` may not be called for a while.
+    /// With a background thread its syncer runs them, so no `send` waits
+    /// for the disk.
     fn interval_sync(&self, g: MutexGuard<'_, State>) {
         if let SyncPolicy::Interval(every) = self.shared.policy
+            && !self.shared.threaded
             && !g.syncing
             && g.failed.is_none()
             && clock::millis() >= g.last_sync.saturating_add(every)
