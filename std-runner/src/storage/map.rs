@@ -71,6 +71,9 @@ mod linux {
         /// or past it is touched (SIGBUS); only this process changes it
         /// while the map exists (the journal directory's lock).
         file_len: u64,
+        /// Bytes below this were handed to the disk early
+        /// (`start_writeback`).
+        written_back: u64,
     }
 
     // SAFETY: a `SegmentMap` owns its mapping the way a `Vec` owns its
@@ -112,6 +115,7 @@ mod linux {
                 len,
                 file: Arc::clone(file),
                 file_len,
+                written_back: 0,
             })
         }
 
@@ -163,8 +167,36 @@ mod linux {
                 if self.file.set_len(grown).is_ok() {
                     self.file_len = grown;
                 }
+                self.start_writeback(offset);
             }
             Ok(())
+        }
+
+        /// Starts (does not wait for) the disk write of every whole step
+        /// below `written_to` not started yet. The writer appends in order
+        /// and never touches those bytes again, so the pages can go to the
+        /// disk now rather than all at the next fsync: a segment's sealing
+        /// fsync and an interval's fsync then find little left to write,
+        /// and they are what senders may wait for.
+        fn start_writeback(&mut self, written_to: u64) {
+            let upto = written_to / GROW_STEP * GROW_STEP;
+            if upto <= self.written_back {
+                return;
+            }
+            use std::os::fd::AsRawFd;
+            let (from, len) = (self.written_back, upto - self.written_back);
+            // SAFETY: `sync_file_range` reads nothing from this process's
+            // memory; the descriptor is open (we hold the `File`). A failure
+            // only means the pages are written at the next fsync, as before.
+            let _ = unsafe {
+                libc::sync_file_range(
+                    self.file.as_raw_fd(),
+                    from as libc::off64_t,
+                    len as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                )
+            };
+            self.written_back = upto;
         }
 
         /// The end of a write of `data` at `offset`, if it fits the mapping.
