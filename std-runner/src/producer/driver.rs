@@ -312,7 +312,6 @@ impl Shared {
     /// stop handing batches over, a sender would not return from `send`.
     /// Each starts [`SYNC_EARLY`] before it is due. Senders never lead one
     /// when this thread runs (see `Producer::interval_sync`).
-
     fn run_syncer(&self, every: Millis) {
         let early = SYNC_EARLY.min(every / 4);
         let mut g = self.lock();
