@@ -27,7 +27,7 @@
 //! | level | process killed (SIGKILL, panic, OOM) | power loss / kernel crash |
 //! |---|---|---|
 //! | `Always` | nothing acknowledged is lost | nothing acknowledged is lost: `send` returns after the fsync that covers it (shared by every sender waiting at the time: group commit) |
-//! | `Interval(ms)` | nothing acknowledged is lost | messages acknowledged in about the last `ms` milliseconds may be lost: the fsync runs once `ms` have passed since the last one, started by the driver (on the background driver's syncer thread, up to 20 ms early so that no `send` waits for it) or by the next `send` that finds it due (which covers a stalled driver) |
+//! | `Interval(ms)` | nothing acknowledged is lost | messages acknowledged in about the last `ms` milliseconds may be lost: the fsync runs once `ms` have passed since the last one: with a background thread, on its own syncer thread (up to 20 ms early; no `send` ever waits for it, and a driver stalled in a slow transport call does not delay it); in caller-driven mode, in `poll` or in the next `send` that finds it due |
 //! | `Never` | nothing acknowledged is lost | messages acknowledged since the current segment was started may be lost (a segment is fsynced when it is sealed, and before another is deleted) |
 //!
 //! A killed process never loses an acknowledged message at any level,
