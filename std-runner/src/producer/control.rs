@@ -248,7 +248,7 @@ impl Producer {
             stats.dead_letters = s.dead_letters;
             stats.in_flight = core.in_flight() as u64;
             stats.segments = s.segments;
-            stats.durable_seq = g.durable.max(s.synced_seq);
+            stats.durable_seq = self.shared.durable().max(s.synced_seq);
         }
         stats
     }

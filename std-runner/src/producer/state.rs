@@ -96,10 +96,6 @@ pub(crate) struct State {
     pub core: Option<Box<Core>>,
     /// Highest message seq a sender appended.
     pub appended: Seq,
-    /// Every sender seq up to here is durable (fsynced). Mirrored in
-    /// [`Shared::durable`] for parked senders; change it with
-    /// [`Shared::set_durable`].
-    pub durable: Seq,
     /// A group-commit leader is running an fsync outside the lock.
     pub syncing: bool,
     /// Senders parked until a round covers their seq (registered only while
@@ -137,7 +133,6 @@ impl State {
         State {
             core: Some(core),
             appended: synced,
-            durable: synced,
             syncing: false,
             waiters: Vec::new(),
             gathering: false,
@@ -192,7 +187,9 @@ pub(crate) struct Shared {
     pub poll_interval: Duration,
     /// How long the driver lets new messages gather before sending them.
     pub linger: Duration,
-    /// `State::durable`, readable by parked senders without the lock.
+    /// Every sender seq up to here is durable (fsynced). Raised under the
+    /// state lock ([`Shared::set_durable`]); an atomic so that parked
+    /// senders can read it without the lock.
     pub durable: AtomicU64,
     /// A leader handed the lead on: the waiter it woke must take it.
     pub lead_wanted: AtomicBool,
@@ -219,7 +216,8 @@ impl Shared {
         poll_interval: Duration,
         linger: Duration,
     ) -> Shared {
-        let durable = state.durable;
+        // Everything appended before the state was handed over is durable.
+        let durable = state.appended;
         Shared {
             state: Mutex::new(state),
             progress: Condvar::new(),
@@ -259,11 +257,13 @@ impl Shared {
     }
 
     /// Records that every sender seq up to `seq` is durable.
-    fn set_durable(&self, g: &mut State, seq: Seq) {
-        if seq > g.durable {
-            g.durable = seq;
-            self.durable.store(seq, Ordering::Release);
-        }
+    fn set_durable(&self, seq: Seq) {
+        self.durable.fetch_max(seq, Ordering::Release);
+    }
+
+    /// Every sender seq up to this one is durable.
+    pub(crate) fn durable(&self) -> Seq {
+        self.durable.load(Ordering::Acquire)
     }
 
     /// Returns once every sender seq up to `seq` is durable, leading
@@ -276,7 +276,7 @@ impl Shared {
                     reason: reason.clone(),
                 });
             }
-            if g.durable >= seq {
+            if self.durable() >= seq {
                 drop(g);
                 self.wake_released();
                 return Ok(());
@@ -285,7 +285,7 @@ impl Shared {
                 return Err(Refusal::Closed);
             };
             if core.is_synced(seq) {
-                self.set_durable(&mut g, seq);
+                self.set_durable(seq);
                 continue;
             }
             if !g.syncing && !g.gathering {
@@ -316,7 +316,7 @@ impl Shared {
             return false;
         };
         loop {
-            if self.durable.load(Ordering::Acquire) >= seq {
+            if self.durable() >= seq {
                 return true;
             }
             if self.halted.load(Ordering::Acquire) || self.lead_wanted.swap(false, Ordering::AcqRel) {
@@ -414,7 +414,7 @@ impl Shared {
         if tickets.is_empty() {
             // Every byte written is durable already (a segment roll synced it).
             let _ = core.sync(clock::millis());
-            self.set_durable(state, target);
+            self.set_durable(target);
             self.release(state);
             return g;
         }
@@ -442,7 +442,7 @@ impl Shared {
                         // Free now: lets the core's high-water mark move.
                         let _ = core.sync(now);
                     }
-                    self.set_durable(state, target);
+                    self.set_durable(target);
                 }
                 Err(e) => {
                     // The storage is failed closed; let the core see it too.
@@ -463,7 +463,7 @@ impl Shared {
     /// Hands the waiters the last round covered to the wake queue and wakes
     /// the first of them (they wake the rest).
     fn release(&self, g: &mut State) {
-        let durable = g.durable;
+        let durable = self.durable();
         if !g.waiters.iter().any(|w| w.seq <= durable) {
             return;
         }
