@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p steadfast --example bench -- throughput [--dir D] [--secs S]
 //! cargo run --release -p steadfast --example bench -- group      [--dir D] [--secs S]
+//! cargo run --release -p steadfast --example bench -- ceiling    [--dir D] [--secs S]
 //! cargo run --release -p steadfast --example bench -- recovery   [--dir D] [--gib G]
 //! cargo run --release -p steadfast --example bench -- rss        [--dir D]
 //! cargo run --release -p steadfast --example bench -- all        [--dir D]
@@ -15,6 +16,9 @@
 //! default is a fresh directory under the system temp dir).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+#[cfg(target_os = "linux")]
+mod reference;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -297,6 +301,63 @@ fn group(args: &Args) {
     println!();
 }
 
+/// The group-commit ceiling: steadfast's `Sync::Always` senders next to a
+/// reference group commit with no producer (see `reference.rs`), in
+/// alternating runs so that both see the same disk; then fsync latency on
+/// an idle machine and with every CPU busy.
+#[cfg(target_os = "linux")]
+fn ceiling(args: &Args) {
+    println!(
+        "## The group-commit ceiling: 100 B appends, 1 and 64 senders, steadfast and a reference with no producer\n"
+    );
+    let rounds = 2;
+    let slice = args.secs / f64::from(rounds);
+    let mut figures = [[(0u64, 0.0f64, 0u64, Duration::ZERO); 2]; 2];
+    for _ in 0..rounds {
+        for (i, senders) in [1usize, 64].into_iter().enumerate() {
+            let r = reference::group_commit(&args.dir, senders, slice);
+            let f = &mut figures[0][i];
+            *f = (f.0 + r.msgs, f.1 + r.secs, f.2 + r.fsyncs, f.3 + r.fsync_total);
+            let (n, t, fs, mean) = always_senders(&args.dir, senders, slice);
+            let f = &mut figures[1][i];
+            *f = (
+                f.0 + n,
+                f.1 + t,
+                f.2 + fs,
+                f.3 + mean * u32::try_from(fs).unwrap_or(u32::MAX),
+            );
+        }
+    }
+    let rate = |x: (u64, f64, u64, Duration)| x.0 as f64 / x.1;
+    let mean = |x: (u64, f64, u64, Duration)| x.3 / u32::try_from(x.2.max(1)).unwrap_or(u32::MAX);
+    let one = rate(figures[1][0]);
+    println!(
+        "| group commit | 1 sender msgs/s | 64 senders msgs/s | 64 senders ÷ own 1 sender | 64 senders ÷ steadfast's 1 sender | msgs per fsync (64) | mean fsync, 1 → 64 senders |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, f) in [
+        ("reference (no producer)", figures[0]),
+        ("steadfast `Sync::Always`", figures[1]),
+    ] {
+        println!(
+            "| {name} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0?} → {:.0?} |",
+            rate(f[0]),
+            rate(f[1]),
+            rate(f[1]) / rate(f[0]),
+            rate(f[1]) / one,
+            f[1].0 as f64 / f[1].2.max(1) as f64,
+            mean(f[0]),
+            mean(f[1])
+        );
+    }
+    let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+    let idle = reference::fsync_latency(&args.dir, 0, args.secs / 4.0);
+    let busy = reference::fsync_latency(&args.dir, cpus, args.secs / 4.0);
+    println!(
+        "\nfdatasync of a 100 B append, one thread: {idle:.0?} with the CPUs idle, {busy:.0?} with {cpus} busy-looping threads\n"
+    );
+}
+
 /// CPU time this process has used (user + system), where `/proc` says.
 /// Less sensitive to a shared machine than a rate: with 64 senders on two
 /// CPUs the run is CPU-bound, and this is what each message costs.
@@ -449,6 +510,8 @@ fn main() {
     match args.command.as_str() {
         "throughput" => throughput(&args),
         "group" => group(&args),
+        #[cfg(target_os = "linux")]
+        "ceiling" => ceiling(&args),
         "recovery" => recovery(&args),
         "rss" => rss(&args),
         "rss-child" => rss_child(&args),
@@ -493,7 +556,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "bench: unknown command `{other}`; use one of: throughput | group | recovery | rss | all"
+                "bench: unknown command `{other}`; use one of: throughput | group | ceiling | recovery | rss | all"
             );
             std::process::exit(2);
         }
