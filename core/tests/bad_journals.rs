@@ -96,6 +96,11 @@ fn zeros_after_the_last_entry_are_cut_as_a_torn_tail() {
         assert!(report.is_clean(), "{report}");
         let torn = report.torn_tail.unwrap();
         assert_eq!((torn.segment, torn.offset, torn.cut), (last, end, len - end));
+        // Only zeros: reserved space, reported as such; a partial frame is a torn write.
+        assert_eq!(torn.zeros, !torn_frame, "{report}");
+        let said = report.to_string();
+        assert_eq!(said.contains("unused reserved space cut"), !torn_frame, "{said}");
+        assert_eq!(said.contains("torn tail cut"), torn_frame, "{said}");
         assert_eq!(report.pending, 30, "{report}");
     }
 }

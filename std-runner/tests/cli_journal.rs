@@ -107,6 +107,26 @@ fn verify_accepts_a_torn_tail_and_explains_it() {
 }
 
 #[test]
+fn verify_tells_reserved_zeros_from_a_torn_tail() {
+    // What a SIGKILL leaves in a mapped segment: the entries, then the
+    // zeros of the space reserved ahead of them.
+    let dir = tempdir();
+    delivered_journal(dir.path());
+    let seg = dir.path().join("j").join(SEGMENT_1);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes.resize(bytes.len() + 4096, 0);
+    std::fs::write(&seg, &bytes).unwrap();
+    run_in(dir.path(), &["journal", "verify", "-j", "j"], b"")
+        .expect(0)
+        .stdout_has(&[
+            "intact",
+            "4096 bytes of zeros after the last entry of segment 1",
+            "no entry was torn",
+        ]);
+    assert_eq!(std::fs::read(&seg).unwrap(), bytes, "verify changed the segment");
+}
+
+#[test]
 fn dump_prints_every_entry_as_json() {
     let dir = tempdir();
     delivered_journal(dir.path());

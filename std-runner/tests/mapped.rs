@@ -130,7 +130,12 @@ fn after_a_sigkill_recovery_cuts_only_the_zero_tail_and_keeps_every_message() {
     assert!(report.is_clean(), "{report}");
     assert_eq!(report.pending, count as u64, "{report}");
     match report.torn_tail {
-        Some(t) => assert_eq!((t.offset, t.cut), (end, before.len() as u64 - end), "{report}"),
+        Some(t) => assert_eq!(
+            (t.offset, t.cut, t.zeros),
+            (end, before.len() as u64 - end, true),
+            "{report}"
+        ),
+
         None => assert_eq!(before.len() as u64, end, "{report}"),
     }
     assert_eq!(std::fs::metadata(path).unwrap().len(), end, "cut to the entries");

@@ -422,6 +422,7 @@ fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
                         segment: id,
                         offset: at,
                         cut: len.saturating_sub(at),
+                        zeros: true,
                     });
                     let _ = s.repairs.push(Repair::Truncate(id, at));
                     break;
@@ -459,7 +460,9 @@ fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
                             segment: id,
                             offset: at,
                             cut: len - at,
+                            zeros: false,
                         });
+
                         let _ = s.repairs.push(Repair::Truncate(id, at));
                         break;
                     }

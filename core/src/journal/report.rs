@@ -160,6 +160,10 @@ pub struct TornTail {
     pub offset: u64,
     /// Bytes removed.
     pub cut: u64,
+    /// Every byte cut was zero: space the writer reserved ahead of its
+    /// appends (the std runner's mapped segments grow in steps), left by a
+    /// crash with no write torn. False when a partial entry was cut.
+    pub zeros: bool,
 }
 
 /// Everything recovery found and did.
@@ -214,12 +218,21 @@ impl fmt::Display for RecoveryReport {
             )?;
         }
         if let Some(t) = &self.torn_tail {
-            write!(
-                f,
-                "\n  torn tail cut: segment {} at offset {} ({} bytes)",
-                t.segment, t.offset, t.cut
-            )?;
+            if t.zeros {
+                write!(
+                    f,
+                    "\n  unused reserved space cut: segment {} at offset {} ({} bytes of zeros)",
+                    t.segment, t.offset, t.cut
+                )?;
+            } else {
+                write!(
+                    f,
+                    "\n  torn tail cut: segment {} at offset {} ({} bytes)",
+                    t.segment, t.offset, t.cut
+                )?;
+            }
         }
+
         for d in &self.damage {
             write!(f, "\n  damage: {d}")?;
         }

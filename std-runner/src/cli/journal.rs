@@ -112,7 +112,8 @@ fn status(dir: &Path, as_json: bool) -> Result<(), CliError> {
                 "age_ms": age(ts).map(|d| d.as_millis() as u64),
             })),
             "damage": r.damage.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "torn_tail": r.torn_tail.map(|t| json!({"segment": t.segment, "offset": t.offset, "bytes": t.cut})),
+            "torn_tail": r.torn_tail.map(|t| json!({"segment": t.segment, "offset": t.offset, "bytes": t.cut, "zeros": t.zeros})),
+
             "next_start_would": changes,
             "quarantined_files": facts.quarantined.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             "stray_files": facts.strays.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
@@ -205,12 +206,18 @@ fn verify(dir: &Path) -> Result<(), CliError> {
             r.dead_letters
         );
     }
-    if let Some(t) = &r.torn_tail {
-        println!(
+    match &r.torn_tail {
+        Some(t) if t.zeros => println!(
+            "  note: {} bytes of zeros after the last entry of segment {} (offset {}): space reserved ahead of \
+             appends, left by a crash; no entry was torn; the next start cuts it",
+            t.cut, t.segment, t.offset
+        ),
+        Some(t) => println!(
             "  note: a torn tail of {} bytes at segment {} offset {} (the normal trace of a crash during a write; \
              it held nothing that was acknowledged; the next start cuts it)",
             t.cut, t.segment, t.offset
-        );
+        ),
+        None => {}
     }
     for c in ins.core.storage().changes() {
         if !matches!(c, super::overlay::Change::Truncate { .. }) {
