@@ -8,8 +8,11 @@
 //! ([`swarm`], [`sched`], one [`rng`] stream per component), a fault phase
 //! and then a calm phase in which everything must drain (`phases`), and an
 //! oracle that judges every run: the promises in the [`ledger`], every
-//! recovery report against the damage really injected (`life`), and the
-//! end state (`oracle`). A failing seed replays exactly:
+//! recovery report against the damage really injected (`life`), the end
+//! state (`oracle`), and the clock: a world that stays due now round after
+//! round is a violation, since a real driver would spin (`world`). A
+//! failing seed replays exactly:
+
 //!
 //! ```text
 //! cargo run -p steadfast-sim --release -- --seed <SEED> --trace

@@ -228,9 +228,10 @@ impl World {
     }
 
     /// Moves the clock to `next`. When the producer keeps asking to be
-    /// called again right now without anything changing (a failing timer:
-    /// a real driver would spin), the clock is pushed on by up to `jump` ms,
-    /// never past anyone else's next event.
+    /// called again right now without anything changing, a real driver
+    /// would spin: that is a violation (a battery-powered device would burn
+    /// its battery), and the clock is pushed on by up to `jump` ms, never
+    /// past anyone else's next event, so the run can finish its report.
     pub(super) fn advance_clock(&mut self, next: Millis, spins: &mut u32, jump: Millis) {
         if next > self.now {
             *spins = 0;
@@ -241,6 +242,15 @@ impl World {
         if *spins > 64 {
             *spins = 0;
             self.counts.bump("busy loops (producer due now, 64 rounds)");
+            let producer = self.producer.as_ref().and_then(|p| p.poll_timeout(self.now));
+            self.violation(format!(
+                "due now for 64 rounds in a row with no progress, so a driver would spin: producer's \
+                 poll_timeout {producer:?}, network {:?}, restart {:?}, schedule {:?}",
+                self.net.next_event(),
+                self.restart_at,
+                self.sched.next()
+            ));
+
             let others = [self.net.next_event(), self.restart_at, self.sched.next()]
                 .into_iter()
                 .flatten()
@@ -264,7 +274,14 @@ impl World {
         }
         if self.producer.is_some() {
             self.pump();
+        } else {
+            // The process is down, the wire and the broker are not:
+            // requests already sent arrive and are handled (their answers
+            // go nowhere). Else their events would stay due, and the world
+            // would spin on them until the restart.
+            self.net.advance(self.now);
         }
+
         if !self.calm {
             self.faults_due();
             if !self.scripted && self.now >= self.params.fault_ms {
@@ -593,4 +610,33 @@ fn note_attempt(
     m.attempts += 1;
     m.resend_ok = false;
     m.resend_after_restart = false;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::World;
+    use crate::sim::Options;
+
+    #[test]
+    fn a_world_due_now_round_after_round_is_a_violation() {
+        let mut w = World::new(&Options {
+            seed: 1,
+            ..Options::default()
+        });
+        let mut spins = 0;
+        for _ in 0..64 {
+            w.advance_clock(w.now, &mut spins, 10);
+        }
+        assert!(!w.failed(), "64 rounds due now may be a burst of work");
+        let before = w.now;
+        w.advance_clock(w.now, &mut spins, 10);
+        assert!(w.failed());
+        assert!(
+            w.violations[0].contains("a driver would spin"),
+            "{:?}",
+            w.violations
+        );
+        assert!(w.now > before, "the clock is pushed on so the run can end");
+        assert_eq!(w.counts.get("busy loops (producer due now, 64 rounds)"), 1);
+    }
 }
