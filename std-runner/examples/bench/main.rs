@@ -551,9 +551,12 @@ fn main() {
         "all" => {
             throughput(&args);
             group(&args);
+            #[cfg(target_os = "linux")]
+            ceiling(&args);
             recovery(&args);
             rss(&args);
         }
+
         other => {
             eprintln!(
                 "bench: unknown command `{other}`; use one of: throughput | group | ceiling | recovery | rss | all"
