@@ -85,6 +85,23 @@
 //! capacities: `Producer<MyFlash, [u8; 8192], 2, 8, 8>` (2 lanes, 8 messages
 //! per lane window, 8 segments), and collect a batch into a `heapless::Vec`.
 //!
+//! # Memory
+//!
+//! A [`Producer`] holds all of its state by value, sized by its three const
+//! parameters and by no backlog. On a 64-bit target (less on 32-bit) it is
+//! about 11 KiB + `LANES` × (64 B × `WINDOW` + 180 B) + `SEGMENTS` ×
+//! (20 B × `LANES` + 68 B), plus your storage and buffer:
+//!
+//! | `LANES`, `WINDOW`, `SEGMENTS` | size |
+//! |---|---|
+//! | 16, 128, 256 (the defaults) | about 237 KiB |
+//! | 4, 16, 16 | about 18 KiB |
+//! | 4, 16, 4 | about 16 KiB |
+//!
+//! Keep it in a `static` (or a `Box`), not on a small stack: opening moves
+//! it by value. `core/tests/footprint.rs` pins these figures.
+
+//!
 //! # Features
 //!
 //! - `alloc`: nothing yet requires it; reserved for additive conveniences.
