@@ -5,7 +5,7 @@
 
 mod cli_util;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cli_util::{delivered_values, numbers, run_in, snapshot, tempdir};
@@ -22,6 +22,17 @@ fn delivered_journal(dir: &Path) {
         &numbers(1, 100),
     )
     .expect(0);
+}
+
+/// A delivered journal in `dir/j` whose first segment `edit` changed;
+/// the segment's path and its bytes after the edit.
+fn edited_journal(dir: &Path, edit: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, Vec<u8>) {
+    delivered_journal(dir);
+    let seg = dir.join("j").join(SEGMENT_1);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    edit(&mut bytes);
+    std::fs::write(&seg, &bytes).unwrap();
+    (seg, bytes)
 }
 
 #[test]
@@ -42,11 +53,7 @@ fn verify_passes_a_clean_journal_and_changes_nothing() {
 #[test]
 fn verify_reports_a_flipped_byte_with_segment_offset_and_seqs_and_changes_nothing() {
     let dir = tempdir();
-    delivered_journal(dir.path());
-    let seg = dir.path().join("j").join(SEGMENT_1);
-    let mut bytes = std::fs::read(&seg).unwrap();
-    bytes[2000] ^= 0x55;
-    std::fs::write(&seg, &bytes).unwrap();
+    edited_journal(dir.path(), |bytes| bytes[2000] ^= 0x55);
     let before = snapshot(&dir.path().join("j"));
     let run = run_in(dir.path(), &["journal", "verify", "-j", "j"], b"")
         .expect(2)
@@ -78,15 +85,7 @@ fn verify_reports_a_flipped_byte_with_segment_offset_and_seqs_and_changes_nothin
 #[test]
 fn verify_reports_a_truncation_at_an_entry_boundary() {
     let dir = tempdir();
-    delivered_journal(dir.path());
-    let seg = dir.path().join("j").join(SEGMENT_1);
-    let len = std::fs::metadata(&seg).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&seg)
-        .unwrap()
-        .set_len(len - 40)
-        .unwrap();
+    edited_journal(dir.path(), |bytes| bytes.truncate(bytes.len() - 40));
     run_in(dir.path(), &["journal", "verify", "-j", "j"], b"")
         .expect(2)
         .stderr_has(&["high-water mark", "lost seq"]);
@@ -95,11 +94,9 @@ fn verify_reports_a_truncation_at_an_entry_boundary() {
 #[test]
 fn verify_accepts_a_torn_tail_and_explains_it() {
     let dir = tempdir();
-    delivered_journal(dir.path());
-    let seg = dir.path().join("j").join(SEGMENT_1);
-    let mut bytes = std::fs::read(&seg).unwrap();
-    bytes.extend_from_slice(b"half-written entry!!");
-    std::fs::write(&seg, &bytes).unwrap();
+    let (seg, bytes) = edited_journal(dir.path(), |bytes| {
+        bytes.extend_from_slice(b"half-written entry!!")
+    });
     run_in(dir.path(), &["journal", "verify", "-j", "j"], b"")
         .expect(0)
         .stdout_has(&["intact", "torn tail of 20 bytes at segment 1"]);
@@ -111,11 +108,7 @@ fn verify_tells_reserved_zeros_from_a_torn_tail() {
     // What a SIGKILL leaves in a mapped segment: the entries, then the
     // zeros of the space reserved ahead of them.
     let dir = tempdir();
-    delivered_journal(dir.path());
-    let seg = dir.path().join("j").join(SEGMENT_1);
-    let mut bytes = std::fs::read(&seg).unwrap();
-    bytes.resize(bytes.len() + 4096, 0);
-    std::fs::write(&seg, &bytes).unwrap();
+    let (seg, bytes) = edited_journal(dir.path(), |bytes| bytes.resize(bytes.len() + 4096, 0));
     run_in(dir.path(), &["journal", "verify", "-j", "j"], b"")
         .expect(0)
         .stdout_has(&[

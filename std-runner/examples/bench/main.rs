@@ -312,42 +312,39 @@ fn ceiling(args: &Args) {
     );
     let rounds = 2;
     let slice = args.secs / f64::from(rounds);
-    let mut figures = [[(0u64, 0.0f64, 0u64, Duration::ZERO); 2]; 2];
+    // [reference, steadfast] × [1 sender, 64 senders]
+    let mut runs = [[reference::Run::default(); 2]; 2];
     for _ in 0..rounds {
         for (i, senders) in [1usize, 64].into_iter().enumerate() {
-            let r = reference::group_commit(&args.dir, senders, slice);
-            let f = &mut figures[0][i];
-            *f = (f.0 + r.msgs, f.1 + r.secs, f.2 + r.fsyncs, f.3 + r.fsync_total);
-            let (n, t, fs, mean) = always_senders(&args.dir, senders, slice);
-            let f = &mut figures[1][i];
-            *f = (
-                f.0 + n,
-                f.1 + t,
-                f.2 + fs,
-                f.3 + mean * u32::try_from(fs).unwrap_or(u32::MAX),
-            );
+            runs[0][i].add(reference::group_commit(&args.dir, senders, slice));
+            let (msgs, secs, fsyncs, mean) = always_senders(&args.dir, senders, slice);
+            let fsync_total = mean * u32::try_from(fsyncs).unwrap_or(u32::MAX);
+            runs[1][i].add(reference::Run {
+                msgs,
+                secs,
+                fsyncs,
+                fsync_total,
+            });
         }
     }
-    let rate = |x: (u64, f64, u64, Duration)| x.0 as f64 / x.1;
-    let mean = |x: (u64, f64, u64, Duration)| x.3 / u32::try_from(x.2.max(1)).unwrap_or(u32::MAX);
-    let one = rate(figures[1][0]);
+    let one = runs[1][0].rate();
     println!(
         "| group commit | 1 sender msgs/s | 64 senders msgs/s | 64 senders ÷ own 1 sender | 64 senders ÷ steadfast's 1 sender | msgs per fsync (64) | mean fsync, 1 → 64 senders |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for (name, f) in [
-        ("reference (no producer)", figures[0]),
-        ("steadfast `Sync::Always`", figures[1]),
+    for (name, [single, many]) in [
+        ("reference (no producer)", runs[0]),
+        ("steadfast `Sync::Always`", runs[1]),
     ] {
         println!(
             "| {name} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0?} → {:.0?} |",
-            rate(f[0]),
-            rate(f[1]),
-            rate(f[1]) / rate(f[0]),
-            rate(f[1]) / one,
-            f[1].0 as f64 / f[1].2.max(1) as f64,
-            mean(f[0]),
-            mean(f[1])
+            single.rate(),
+            many.rate(),
+            many.rate() / single.rate(),
+            many.rate() / one,
+            many.msgs_per_fsync(),
+            single.mean_fsync(),
+            many.mean_fsync()
         );
     }
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);

@@ -40,12 +40,35 @@ use steadfast::clock;
 /// record header is about this size in the journal).
 const RECORD: u64 = 128;
 
-/// One reference run.
+/// What one group-commit run did (the reference's or steadfast's).
+#[derive(Clone, Copy, Default)]
 pub struct Run {
     pub msgs: u64,
     pub secs: f64,
     pub fsyncs: u64,
     pub fsync_total: Duration,
+}
+
+impl Run {
+    /// Adds `other`'s figures to these (slices of one measurement).
+    pub fn add(&mut self, other: Run) {
+        self.msgs += other.msgs;
+        self.secs += other.secs;
+        self.fsyncs += other.fsyncs;
+        self.fsync_total += other.fsync_total;
+    }
+
+    pub fn rate(&self) -> f64 {
+        self.msgs as f64 / self.secs
+    }
+
+    pub fn msgs_per_fsync(&self) -> f64 {
+        self.msgs as f64 / self.fsyncs.max(1) as f64
+    }
+
+    pub fn mean_fsync(&self) -> Duration {
+        self.fsync_total / u32::try_from(self.fsyncs.max(1)).unwrap_or(u32::MAX)
+    }
 }
 
 /// Where senders append: the next offset and seq, under one mutex.
