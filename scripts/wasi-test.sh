@@ -212,7 +212,7 @@ echo "wasip1: $(grep '^durability note: directory' "$WORK/p1.err" | cut -c1-90).
 echo "wasip1: second run: $(head -1 "$WORK/p1b.err")"
 
 step "native tool: steadfast produce --rest, to the same test proxy (v3, then Redpanda v2)"
-cargo build -p steadfast --bin steadfast
+cargo build -p steadfast-cli --bin steadfast
 STEADFAST="$TARGET_DIR/debug/steadfast"
 for mode in confluent-v3 redpanda; do
   start_proxy --mode "$mode" --topic "$TOPIC:2"

@@ -12,12 +12,22 @@
 //!   caller's own loop ([`Builder::open`] + [`Producer::poll`]) on platforms
 //!   without threads (WASI preview 1).
 //! - [`transport`]: a file "broker" ([`FileTransport`]) for tests, demos and
-//!   journal-only benchmarks. Real transports (Kafka REST proxy, librdkafka)
-//!   are in `steadfast-transports`; any `Transport + Send` can be injected.
+//!   journal-only benchmarks. The network transports are in
+//!   `steadfast-transports`, re-exported as `steadfast::transports` with
+//!   feature `rest` (Kafka REST proxy) or `kafka` (librdkafka); any
+//!   `Transport + Send` can be injected.
+//!
+//! # Features
+//!
+//! None by default: the library alone builds no HTTP client, no librdkafka
+//! and no command-line parser. `rest` adds the REST proxy transport, `tls`
+//! its HTTPS, `kafka` the librdkafka transport (built from source with its
+//! own configure script). The `steadfast` command-line tool is the
+//! `steadfast-cli` crate.
 //! - [`clock`]: the only place that reads time.
 //!
 //! Out of scope here: the wire protocols (see `steadfast-transports`) and the
-//! `steadfast` command-line tool (built on this API).
+//! `steadfast` command-line tool (`steadfast-cli`, built on this API).
 //!
 //! # Durability levels
 //!
@@ -109,3 +119,7 @@ pub use steadfast_core::{
 };
 pub use storage::{DurabilityNote, FileError, FileStorage, OpenStorageError};
 pub use transport::FileTransport;
+/// The network transports (`steadfast-transports`): `transports::rest`
+/// with feature `rest`, `transports::kafka` with feature `kafka`.
+#[cfg(any(feature = "rest", feature = "kafka"))]
+pub use steadfast_transports as transports;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use steadfast::SyncPolicy;
-use steadfast_transports::rest::ApiVersion;
+use steadfast::transports::rest::ApiVersion;
 
 /// Printed for `--help` and after a usage error.
 pub const USAGE: &str = "\

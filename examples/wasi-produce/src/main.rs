@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use steadfast::core::Transport;
 use steadfast::{Config, Delivery, Producer};
-use steadfast_transports::rest::{RestConfig, RestTransport};
+use steadfast::transports::rest::{RestConfig, RestTransport};
 
 use args::{Common, Mode, USAGE};
 

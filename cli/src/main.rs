@@ -7,8 +7,6 @@
 //! delivery guarantee under broker faults and producer crashes. Run
 //! `steadfast --help`, or read `docs/cli.md`.
 
-mod cli;
-
 fn main() -> std::process::ExitCode {
-    cli::main()
+    steadfast_cli::main()
 }

@@ -1,5 +1,12 @@
 //! The `steadfast` command line: flags (clap), dispatch, and exit codes.
 //!
+//! The binary is `src/main.rs`; this library holds the whole tool so that
+//! tests and fuzz targets reach its parsers without running a process:
+//! [`input`] (lines and JSON lines into messages), [`dest`] (destination
+//! flags and URLs into a transport), [`parse`] (sizes, durations, sync
+//! levels) and [`error`] (exit codes). Its API follows the tool, not
+//! semver: use the `steadfast` crate for a producer in a program.
+//!
 //! | command | module |
 //! |---|---|
 //! | `produce`, `deliver` | [`produce`] (input, [`dest`], [`progress`], [`observe`]) |
@@ -11,15 +18,15 @@
 //! [`error::EXIT_CODES`] (also printed by `--help`).
 
 mod dead_letters;
-mod dest;
+pub mod dest;
 mod dump;
-mod error;
-mod input;
+pub mod error;
+pub mod input;
 mod inspect;
 mod journal;
 mod observe;
 mod overlay;
-mod parse;
+pub mod parse;
 mod produce;
 mod progress;
 
