@@ -41,7 +41,7 @@ pub mod workload;
 pub mod world;
 
 pub use counts::Counts;
-pub use planted::Planted;
+pub use planted::{CATCH_WITHIN, Planted};
 pub use world::World;
 
 /// How to run one seed.
