@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::state::Shared;
-use super::wire::{Request, Response};
+use super::http::{Request, Response};
 
 /// The answer to an inspection request, or `None` if `request` is not one
 /// (or the endpoint is off).

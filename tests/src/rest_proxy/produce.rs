@@ -2,10 +2,9 @@
 //! anything is written, writing (record by record, or a whole partition at
 //! a time as Redpanda does), and faults that strike once it is written.
 
-use super::Fault;
-use super::route::error;
+use super::config::Fault;
 use super::state::{Incoming, RecordError, Shared};
-use super::wire::{Reply, Response};
+use super::http::{Reply, Response, error};
 
 /// What became of one record of a request.
 #[derive(Clone, Copy, Debug)]

@@ -1,12 +1,12 @@
 //! From a request to the handler that answers it: the path prefix, basic
-//! auth, which API the flavor serves, and the shared helpers for error
-//! bodies and media types.
+//! auth, and which API the flavor serves.
 
 use base64::Engine as _;
 
+use super::config::Flavor;
+use super::http::{Reply, Request, Response, error};
 use super::state::{SeenRequest, Shared};
-use super::wire::{Reply, Request, Response};
-use super::{Flavor, v2, v3};
+use super::{inspect, v2, v3};
 
 /// Answers one request (and logs it).
 pub(crate) fn handle(shared: &Shared, request: &Request) -> Reply {
@@ -25,7 +25,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Reply {
 }
 
 fn dispatch(shared: &Shared, request: &Request) -> Reply {
-    if let Some(answer) = super::inspect::answer(shared, request) {
+    if let Some(answer) = inspect::answer(shared, request) {
         return Reply::Send(answer);
     }
     let flavor = shared.config.flavor;
@@ -64,12 +64,6 @@ pub(crate) fn json_type(flavor: Flavor, v3: bool) -> &'static str {
     }
 }
 
-/// `{"error_code": code, "message": message}` with HTTP `status`.
-pub(crate) fn error(status: u16, code: i64, message: &str, content_type: &str) -> Response {
-    let body = serde_json::json!({ "error_code": code, "message": message });
-    Response::new(status, content_type, body.to_string().into_bytes())
-}
-
 fn not_found(flavor: Flavor) -> Response {
     error(
         404,
@@ -94,25 +88,6 @@ fn check_auth(shared: &Shared, request: &Request) -> Option<Response> {
         Some(pair) if pair == format!("{user}:{password}").as_bytes() => None,
         Some(_) => Some(error(403, 403, "Forbidden", content_type)),
     }
-}
-
-/// The media type of a `Content-Type` value, lower case, and whether it
-/// carried parameters (`; charset=…`).
-pub(crate) fn media_type(value: Option<&str>) -> (String, bool) {
-    let value = value.unwrap_or("");
-    let mut parts = value.split(';');
-    let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    let has_params = parts.any(|p| !p.trim().is_empty());
-    (mime, has_params)
-}
-
-/// Whether an `Accept` header admits one of `offered` (absent: anything).
-pub(crate) fn accepts(value: Option<&str>, offered: &[&str]) -> bool {
-    let Some(value) = value else { return true };
-    value.split(',').any(|entry| {
-        let (mime, _) = media_type(Some(entry));
-        mime == "*/*" || mime == "application/*" || offered.contains(&mime.as_str())
-    })
 }
 
 fn percent_decode(segment: &str) -> String {

@@ -12,7 +12,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::{Fault, ProxyConfig, Times};
+use super::config::{Fault, ProxyConfig, Times};
 
 /// One record as a partition stored it.
 #[derive(Clone, Debug, PartialEq, Eq)]

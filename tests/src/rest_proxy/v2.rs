@@ -14,11 +14,10 @@
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use super::Flavor;
+use super::config::Flavor;
 use super::produce::{self, Verdict};
-use super::route::{accepts, error, media_type};
 use super::state::{Incoming, RecordError, Shared};
-use super::wire::{Reply, Request, Response};
+use super::http::{Reply, Request, Response, accepts, error, media_type};
 
 const V2_JSON: &str = "application/vnd.kafka.v2+json";
 const BINARY_V2: &str = "application/vnd.kafka.binary.v2+json";

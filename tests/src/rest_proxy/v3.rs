@@ -11,9 +11,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::produce::{self, Verdict};
-use super::route::{accepts, error, media_type};
 use super::state::{Incoming, RecordError, Shared};
-use super::wire::{Reply, Request, Response};
+use super::http::{Reply, Request, Response, accepts, error, media_type};
 
 const JSON: &str = "application/json";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

@@ -5,7 +5,8 @@
 use super::broker::BrokerFaults;
 use super::net::NetFaults;
 use super::world::{CrashKind, World};
-use super::{Options, Planted, RunReport};
+use super::planted::Planted;
+use super::report::{Options, RunReport};
 
 /// One step of a scripted run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

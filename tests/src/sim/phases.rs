@@ -3,7 +3,7 @@
 //! which the network heals and everything must drain before the oracle
 //! judges the run.
 
-use super::RunReport;
+use super::report::RunReport;
 use super::sched::exp_gap;
 use super::workload::PARTITIONS;
 use super::world::{CALM_LIMIT, CrashKind, World};

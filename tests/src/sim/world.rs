@@ -17,13 +17,13 @@ use steadfast_core::{
     SyncPolicy,
 };
 
-use super::Options;
 use super::broker::Broker;
 use super::counts::Counts;
 use super::disk::{Disk, DiskNote, SimStorage};
 use super::ledger::{Ledger, SendState};
 use super::net::SimNet;
 use super::planted::{Bugged, Planted};
+use super::report::Options;
 use super::rng::Rng;
 use super::sched::Schedule;
 use super::swarm::{self, Params};
