@@ -342,7 +342,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
 
 fn report(
     demo: &Demo,
-    records: &[super::readback::Consumed],
+    records: &[super::readback::ConsumedRecord],
     produced_for: Duration,
     elapsed: Duration,
 ) -> Result<(), CliError> {

@@ -12,7 +12,7 @@
 //! | `produce`, `deliver` | [`produce`] (input, [`dest`], [`progress`], [`observe`]) |
 //! | `journal status / verify / dump` | [`journal`] ([`inspect`], [`overlay`], [`dump`]) |
 //! | `dead-letters list / redrive / discard` | [`dead_letters`] |
-//! | `demo` (feature `kafka`) | `demo`, `demo_child`, `readback`, `embedded` |
+//! | `demo` (feature `kafka`) | `demo`, `demo_child`, [`readback`], `embedded` |
 //!
 //! Every failure is a [`CliError`] whose exit code is documented in
 //! [`error::EXIT_CODES`] (also printed by `--help`).
@@ -37,7 +37,7 @@ mod demo_child;
 #[cfg(feature = "kafka")]
 mod embedded;
 #[cfg(feature = "kafka")]
-mod readback;
+pub mod readback;
 
 use std::process::ExitCode;
 

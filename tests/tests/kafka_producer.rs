@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use steadfast::{Config, Delivery, MessageId, OwnedMessage, Producer, RetryPolicy, SyncPolicy};
 use steadfast_sim::brokers::{
-    ConsumedRecord, IdReport, MockKafka, ScratchDir, Tansu, check_ids, key_order_violations, read_topic,
-    start_mock_cluster,
+    ConsumedRecord, IdReport, MockKafka, ScratchDir, Tansu, check_ids, errors, key_order_violations,
+    read_topic, start_mock_cluster,
 };
 use steadfast_transports::kafka::{KafkaConfig, KafkaTransport};
 
@@ -207,27 +207,6 @@ fn round_trip_with_group_commit_keeps_every_id_and_confirms_each() {
     assert!(report.flushed && report.pending == 0, "{report:?}");
 }
 
-/// Every retriable error librdkafka knows for produce requests (see
-/// `rd_kafka_handle_Produce_error` and `rd_kafka_err_action` in
-/// librdkafka's rdkafka_request.c), plus the Kafka protocol's other
-/// retriable produce errors.
-const RETRIABLE: [RDKafkaRespErr; 14] = [
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR__TRANSPORT,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_MSG,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
-];
-
 #[test]
 fn every_retriable_produce_error_is_retried_without_loss_or_reordering() {
     let cluster = mock(&[("retriable", 3)]);
@@ -238,14 +217,15 @@ fn every_retriable_produce_error_is_retried_without_loss_or_reordering() {
     // would otherwise absorb most of them itself).
     let transport = kafka(&bootstrap, &[("retries", "1")]);
     let config = Config {
-        // An injected UNKNOWN_TOPIC_OR_PART is transient here.
+        // An injected UNKNOWN_TOPIC_OR_PART is retried for this long
+        // (errors::UNKNOWN_TOPIC), longer than the test.
         unknown_topic_wait: 30_000,
         ..config()
     };
     let producer = open(dir.path(), transport, SyncPolicy::Interval(50), config, &seen);
     let mut sent = Vec::new();
     let mut n = 0;
-    for error in RETRIABLE {
+    for error in errors::retried_by_the_producer() {
         let before = producer.stats().retried;
         cluster.request_errors(RDKafkaApiKey::Produce, &[error; 4]);
         sent.extend(send_all(
@@ -382,13 +362,13 @@ fn terminal_errors_are_dead_lettered_with_their_reason_and_reach_the_callback() 
             "auth",
             Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
             10,
-            "topic authorization failed",
+            errors::terminal_reason(RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
         ),
         (
             "big",
             Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE),
             10,
-            "message too large",
+            errors::terminal_reason(RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE),
         ),
         // Over the client's message.max.bytes: refused before it is sent.
         ("local-big", None, 20_000, "message too large"),
@@ -396,9 +376,7 @@ fn terminal_errors_are_dead_lettered_with_their_reason_and_reach_the_callback() 
         // `unknown_topic_wait`, then dead-lettered.
         ("ghost", None, 10, "unknown topic"),
     ];
-    cluster
-        .topic_error("ghost", RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-        .unwrap();
+    cluster.topic_error("ghost", errors::UNKNOWN_TOPIC).unwrap();
     let mut refused = Vec::new();
     for (topic, error, size, reason) in cases {
         if let Some(error) = error {

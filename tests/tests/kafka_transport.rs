@@ -21,7 +21,7 @@ use steadfast_core::{
     FailureClass, MESSAGE_ID_HEADER, Message, MessageId, Outcome, OutgoingRecord, Seq, Transport,
 };
 use steadfast_sim::brokers::{
-    ConsumedRecord, DeliveryLog, IdReport, MockKafka, Tansu, check_ids, deliver_all, read_topic,
+    ConsumedRecord, DeliveryLog, IdReport, MockKafka, Tansu, check_ids, deliver_all, errors, read_topic,
     start_mock_cluster,
 };
 use steadfast_transports::kafka::{KafkaConfig, KafkaTransport, classify};
@@ -174,29 +174,12 @@ fn round_trip_on_mock_cluster_keeps_every_field_and_id() {
     );
 }
 
-/// Every retriable error librdkafka knows for produce requests.
-const RETRIABLE: [RDKafkaRespErr; 13] = [
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR__TRANSPORT,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_MSG,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH,
-    RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH,
-];
-
 #[test]
 fn retriable_produce_errors_are_absorbed_without_loss() {
     let cluster = mock(&[("absorb", 3)]);
     let bootstrap = cluster.bootstrap_servers();
     let mut t = transport(&bootstrap, &[]);
-    cluster.request_errors(RDKafkaApiKey::Produce, &RETRIABLE);
+    cluster.request_errors(RDKafkaApiKey::Produce, &errors::RETRIABLE);
     let batch = Batch::new("absorb", 1..201);
     let log = deliver(&mut t, &batch, &mut |_| {});
     assert_eq!(log.confirmed.len(), 200);
@@ -213,7 +196,7 @@ fn retriable_produce_errors_surface_as_retriable_or_unknown() {
     let mut t = transport(&bootstrap, &[("retries", "1")]);
     let mut sent = Vec::new();
     let mut surfaced = 0;
-    for (i, error) in RETRIABLE.into_iter().enumerate() {
+    for (i, error) in errors::RETRIABLE.into_iter().enumerate() {
         let seq = i as Seq + 1;
         let batch = Batch::new("surface", seq..seq + 1);
         cluster.request_errors(RDKafkaApiKey::Produce, &[error; 4]);
@@ -245,7 +228,7 @@ fn retriable_produce_errors_surface_as_retriable_or_unknown() {
     }
     println!(
         "{surfaced} of {} errors reached a delivery report",
-        RETRIABLE.len()
+        errors::RETRIABLE.len()
     );
     assert!(surfaced > 0);
     verify(&bootstrap, "surface", &sent);
@@ -372,27 +355,7 @@ fn terminal_errors_are_reported_with_their_reason() {
     );
 
     // Broker-side refusals, injected on the produce request.
-    let cases = [
-        (
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
-            "message too large",
-        ),
-        (
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
-            "topic authorization failed",
-        ),
-        (RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_RECORD, "invalid record"),
-        (
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE,
-            "record list too large",
-        ),
-        (
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP,
-            "invalid record timestamp",
-        ),
-        (RDKafkaRespErr::RD_KAFKA_RESP_ERR_POLICY_VIOLATION, "policy"),
-    ];
-    for (i, (error, reason)) in cases.into_iter().enumerate() {
+    for (i, (error, reason)) in errors::TERMINAL.into_iter().enumerate() {
         let seq = 10 + i as Seq;
         cluster.request_errors(RDKafkaApiKey::Produce, &[error]);
         // A topic per case: librdkafka remembers some errors per topic.
@@ -408,10 +371,7 @@ fn terminal_errors_are_reported_with_their_reason() {
 
     // A topic the cluster says does not exist.
     cluster
-        .topic_error(
-            "no-such-topic",
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
-        )
+        .topic_error("no-such-topic", errors::UNKNOWN_TOPIC)
         .unwrap();
     let missing = Batch::new("no-such-topic", 50..51);
     let log = deliver(&mut t, &missing, &mut |_| {});

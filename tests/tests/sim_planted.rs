@@ -21,9 +21,7 @@ fn caught(bug: Planted) {
             r.violations.first().map(|v| (seed, v.clone()))
         });
         let Some((seed, why)) = catch else {
-            panic!(
-                "the oracle missed the planted bug {bug:?} in all {CATCH_WITHIN} seeds {window:?}"
-            );
+            panic!("the oracle missed the planted bug {bug:?} in all {CATCH_WITHIN} seeds {window:?}");
         };
         let clean = sim::run(Options {
             seed,

@@ -21,8 +21,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::state::Shared;
 use super::http::{Request, Response};
+use super::state::Shared;
 
 /// The answer to an inspection request, or `None` if `request` is not one
 /// (or the endpoint is off).

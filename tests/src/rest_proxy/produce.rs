@@ -3,8 +3,8 @@
 //! a time as Redpanda does), and faults that strike once it is written.
 
 use super::config::Fault;
-use super::state::{Incoming, RecordError, Shared};
 use super::http::{Reply, Response, error};
+use super::state::{Incoming, RecordError, Shared};
 
 /// What became of one record of a request.
 #[derive(Clone, Copy, Debug)]

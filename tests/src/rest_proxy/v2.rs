@@ -15,9 +15,9 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::config::Flavor;
+use super::http::{Reply, Request, Response, accepts, error, media_type};
 use super::produce::{self, Verdict};
 use super::state::{Incoming, RecordError, Shared};
-use super::http::{Reply, Request, Response, accepts, error, media_type};
 
 const V2_JSON: &str = "application/vnd.kafka.v2+json";
 const BINARY_V2: &str = "application/vnd.kafka.binary.v2+json";

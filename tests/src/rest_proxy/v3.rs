@@ -10,9 +10,9 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use super::http::{Reply, Request, Response, accepts, error, media_type};
 use super::produce::{self, Verdict};
 use super::state::{Incoming, RecordError, Shared};
-use super::http::{Reply, Request, Response, accepts, error, media_type};
 
 const JSON: &str = "application/json";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

@@ -4,9 +4,9 @@
 
 use super::broker::BrokerFaults;
 use super::net::NetFaults;
-use super::world::{CrashKind, World};
 use super::planted::Planted;
 use super::report::{Options, RunReport};
+use super::world::{CrashKind, World};
 
 /// One step of a scripted run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

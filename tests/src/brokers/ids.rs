@@ -1,113 +1,14 @@
-//! Reading a topic back and checking which message ids arrived.
+//! Checking which message ids arrived.
 //!
-//! [`read_topic`] assigns every partition of a topic at the beginning
-//! (`BaseConsumer`, no consumer group offsets) and collects records until it
-//! has seen at least the expected number and then nothing new for a short
-//! settle time (so duplicates written late are counted too), or until its
-//! deadline. [`check_ids`] compares what arrived against what was sent:
-//! none missing, none unexpected, the order of first arrivals kept per
-//! partition, and duplicates counted.
-
-// Test infrastructure waits on a real broker: the clock is allowed here.
-#![allow(clippy::disallowed_methods)]
+//! [`check_ids`] compares the records [`read_topic`](super::read_topic)
+//! returned against the ids that were sent: none missing, none unexpected,
+//! the order of first arrivals kept per partition, and duplicates counted.
 
 use core::fmt;
-use core::time::Duration;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Instant;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::Headers;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use steadfast_core::{MESSAGE_ID_HEADER, MessageId};
-
-/// How long to keep reading after the expected count was reached.
-const SETTLE: Duration = Duration::from_millis(300);
-
-/// One record read back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsumedRecord {
-    /// Partition it was read from.
-    pub partition: i32,
-    /// Its offset there.
-    pub offset: i64,
-    /// Record key.
-    pub key: Option<Vec<u8>>,
-    /// Record value (`None` for a tombstone).
-    pub value: Option<Vec<u8>>,
-    /// Record timestamp (milliseconds since the epoch), if any.
-    pub timestamp: Option<i64>,
-    /// Every header, in order.
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
-    /// The parsed value of the last `steadfast-id` header, if any.
-    pub id: Option<MessageId>,
-}
-
-/// Reads `topic` from the beginning of every partition; see the module doc.
-pub fn read_topic(
-    bootstrap: &str,
-    topic: &str,
-    expected: usize,
-    deadline: Duration,
-) -> Result<Vec<ConsumedRecord>, KafkaError> {
-    let start = Instant::now();
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "steadfast-readback")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .set("reconnect.backoff.max.ms", "100")
-        .create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), deadline)?;
-    let mut assignment = TopicPartitionList::new();
-    for meta in metadata.topics().iter().filter(|t| t.name() == topic) {
-        for partition in meta.partitions() {
-            assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
-        }
-    }
-    consumer.assign(&assignment)?;
-
-    let mut records = Vec::new();
-    let mut last_new = Instant::now();
-    while start.elapsed() < deadline {
-        if records.len() >= expected && last_new.elapsed() >= SETTLE {
-            break;
-        }
-        // Transient fetch errors (a broker restarting): keep polling.
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(50)) {
-            records.push(consumed(&message));
-            last_new = Instant::now();
-        }
-    }
-    records.sort_by_key(|r| (r.partition, r.offset));
-    Ok(records)
-}
-
-fn consumed(message: &rdkafka::message::BorrowedMessage<'_>) -> ConsumedRecord {
-    let mut headers = Vec::new();
-    let mut id = None;
-    if let Some(borrowed) = message.headers() {
-        for header in borrowed.iter() {
-            if header.key == MESSAGE_ID_HEADER {
-                id = header
-                    .value
-                    .and_then(|v| core::str::from_utf8(v).ok())
-                    .and_then(MessageId::parse);
-            }
-            headers.push((header.key.to_owned(), header.value.map(<[u8]>::to_vec)));
-        }
-    }
-    ConsumedRecord {
-        partition: message.partition(),
-        offset: message.offset(),
-        key: message.key().map(<[u8]>::to_vec),
-        value: message.payload().map(<[u8]>::to_vec),
-        timestamp: message.timestamp().to_millis(),
-        headers,
-        id,
-    }
-}
+use steadfast_cli::readback::ConsumedRecord;
+use steadfast_core::MessageId;
 
 /// What [`check_ids`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
