@@ -21,7 +21,7 @@ use super::error::CliError;
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct DestArgs {
     /// Kafka bootstrap servers (HOST:PORT[,HOST:PORT...]) or a
-    /// kafka://host:port[,host:port...][/topic] URL.
+    /// kafka://host:port[,host:port...] URL, with an optional /topic.
     #[arg(long, short = 'b', value_name = "HOST:PORT[,..]")]
     pub brokers: Option<String>,
     /// The destination as a URL: kafka://host:port[/topic], http://proxy:port

@@ -9,9 +9,9 @@
 //!
 //! | command | module |
 //! |---|---|
-//! | `produce`, `deliver` | [`produce`] (input, [`dest`], [`progress`], [`observe`]) |
-//! | `journal status / verify / dump` | [`journal`] ([`inspect`], [`overlay`], [`dump`]) |
-//! | `dead-letters list / redrive / discard` | [`dead_letters`] |
+//! | `produce`, `deliver` | `produce` ([`input`], [`dest`], `progress`, `observe`) |
+//! | `journal status / verify / dump` | `journal` (`inspect`, `overlay`, `dump`) |
+//! | `dead-letters list / redrive / discard` | `dead_letters` |
 //! | `demo` (feature `kafka`) | `demo`, `demo_child`, [`readback`], `embedded` |
 //!
 //! Every failure is a [`CliError`] whose exit code is documented in

@@ -23,7 +23,7 @@ use super::parse;
 
 /// How long a broker may hold a fetch that has nothing to return
 /// (`fetch.wait.max.ms`; librdkafka's default is 500 ms).
-const FETCH_WAIT: Duration = Duration::from_millis(100);
+pub const FETCH_WAIT: Duration = Duration::from_millis(100);
 
 /// Keep reading this long after the expected count was reached and nothing
 /// new arrived: three [`FETCH_WAIT`] rounds, so a duplicate appended just

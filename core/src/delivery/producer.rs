@@ -120,7 +120,7 @@ impl Transmit {
 /// A driver repeats, in this order:
 ///
 /// 1. [`send`](Self::send) new messages (each returns its seq once appended).
-///    With [`SyncPolicy::Always`], report a send complete only when
+///    With [`SyncPolicy::Always`](crate::SyncPolicy::Always), report a send complete only when
 ///    [`is_synced`](Self::is_synced) says so, after calling
 ///    [`sync`](Self::sync) (one sync covers every send before it: group commit).
 /// 2. While [`poll_transmit`](Self::poll_transmit) returns a batch, hand its
@@ -324,7 +324,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     }
 
     /// Journals `message`. Returns its seq once appended; with
-    /// [`SyncPolicy::Always`] it is durable only once [`is_synced`](Self::is_synced).
+    /// [`SyncPolicy::Always`](crate::SyncPolicy::Always) it is durable only once [`is_synced`](Self::is_synced).
     /// A refused message is handed back in the error.
     pub fn send<'a>(&mut self, now: Millis, message: Message<'a>) -> Result<Seq, SendError<'a>> {
         let _ = now;

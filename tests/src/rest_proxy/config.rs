@@ -114,7 +114,7 @@ impl ProxyConfig {
     }
 }
 
-/// A misbehaviour, armed with [`RestProxy::arm`]. Faults apply to produce
+/// A misbehaviour, armed with [`RestProxy::arm`](super::RestProxy::arm). Faults apply to produce
 /// requests only (cluster discovery always works).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -173,7 +173,7 @@ impl Fault {
 /// How many produce requests a request-level fault affects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Times {
-    /// Until [`RestProxy::clear_faults`].
+    /// Until [`RestProxy::clear_faults`](super::RestProxy::clear_faults).
     Always,
     /// The next `n` produce requests.
     Next(usize),
