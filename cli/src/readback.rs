@@ -29,7 +29,7 @@ pub const FETCH_WAIT: Duration = Duration::from_millis(100);
 /// new arrived: three [`FETCH_WAIT`] rounds, so a duplicate appended just
 /// after a fetch was answered is still returned by a later one, even when
 /// one round is slow on a loaded machine.
-pub const SETTLE: Duration = Duration::from_millis(300);
+pub const SETTLE: Duration = FETCH_WAIT.saturating_mul(3);
 
 /// One record read back.
 #[derive(Clone, Debug, PartialEq, Eq)]
