@@ -480,11 +480,10 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         }
     }
 
-    /// Seals the current segment and deletes it when every message in it
-    /// is done and it holds more than its header and manifest: a journal
-    /// whose budget or disk is full gets that space back without waiting
-    /// for the segment to fill. Returns whether a segment was deleted.
-    fn reclaim_current(&mut self) -> bool {
+    /// True if the current segment holds more than its header and
+    /// manifest and every message in it is done: sealing it
+    /// ([`reclaim_current`](Self::reclaim_current)) would free its space.
+    pub fn current_reclaimable(&self) -> bool {
         let floor = (SEGMENT_HEADER_LEN + self.manifest_len) as u64;
         let Some(cur) = self.journal.segments.last() else {
             return false;
@@ -495,7 +494,18 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 .iter()
                 .zip(self.journal.marks.iter())
                 .all(|(max, mark)| max <= mark);
-        if !done || cur.len <= floor {
+        done && cur.len > floor
+    }
+
+    /// Seals the current segment and deletes it if it is
+    /// [reclaimable](Self::current_reclaimable): a journal whose budget or
+    /// disk is full gets that space back without waiting for the segment
+    /// to fill. [`send`](Self::send) does this by itself; a driver calls it
+    /// after making room on a full disk (giving up a ballast file) so that
+    /// the new segment can be started. Returns whether a segment was
+    /// deleted.
+    pub fn reclaim_current(&mut self) -> bool {
+        if !self.current_reclaimable() {
             return false;
         }
         let (write, spare, _) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);

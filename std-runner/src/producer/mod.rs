@@ -330,7 +330,20 @@ impl Producer {
         let Some(core) = g.core.as_mut() else {
             return Err((view, BatchStop::Refused(Refusal::Closed)));
         };
-        match core.send(now, view) {
+        let sent = match core.send(now, view) {
+            // A full disk and a current segment nobody needs: give up the
+            // ballast so that the core can start a new segment and delete
+            // that one, then take the ballast back out of the space freed.
+            Err(e) if e.kind == SendErrorKind::NoSpace && core.current_reclaimable() => {
+                core.storage_mut().release_ballast();
+                if core.reclaim_current() {
+                    core.storage_mut().keep_ballast();
+                }
+                core.send(now, e.message)
+            }
+            other => other,
+        };
+        match sent {
             Ok(seq) => {
                 self.shared.note_appended(g, seq);
                 Ok(seq)
