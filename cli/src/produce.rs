@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use steadfast::{
-    BatchError, BatchStop, Config, Delivery, FlushError, FullCause, OwnedMessage, Producer, Refusal, SyncPolicy,
+    BatchError, BatchStop, Config, Delivery, FlushError, FullCause, OwnedMessage, Producer, Refusal,
+    SyncPolicy,
 };
 
 use super::dest::{Dest, DestArgs};
@@ -573,7 +574,9 @@ fn send(
                 let stats = producer.stats();
                 progress.tick(&stats, news, "journal full, waiting for deliveries");
                 let waited = now.saturating_duration_since(since);
-                if waited >= run.stall_warning && warned_full.is_none_or(|at| now.saturating_duration_since(at) >= FULL_REPEAT) {
+                if waited >= run.stall_warning
+                    && warned_full.is_none_or(|at| now.saturating_duration_since(at) >= FULL_REPEAT)
+                {
                     warned_full = Some(now);
                     progress.note(&full_warning(&cause, &stats, waited, line));
                 }
@@ -632,7 +635,7 @@ fn full_warning(cause: &FullCause, stats: &steadfast::Stats, waited: Duration, l
             "the disk holding the journal is full (ENOSPC).\n  free space on that disk, or give a --budget \
              smaller than the free space; reading resumes by itself once there is room",
         ),
-        _ => text.push_str(&format!("the journal is full: {cause}.")),
+        _ => text.push_str(&format!("{cause}.")),
     }
     text.push_str(&format!(
         "\n  {} messages pending, {} dead letters; the journal holds {} in {} segments",

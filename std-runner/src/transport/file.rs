@@ -325,10 +325,7 @@ mod tests {
         let mut transport = FileTransport::open("/dev/null").expect("open /dev/null");
         for _ in 0..3 {
             let got = deliver(&mut transport);
-            assert!(
-                matches!(got.as_slice(), [Outcome::Confirmed { .. }]),
-                "{got:?}"
-            );
+            assert!(matches!(got.as_slice(), [Outcome::Confirmed { .. }]), "{got:?}");
         }
     }
 
