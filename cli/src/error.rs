@@ -18,8 +18,8 @@ pub enum Exit {
     Usage = 1,
     /// `journal verify` found damage (or a journal this build cannot read).
     Damaged = 2,
-    /// Messages remain journaled, undelivered (`--wait-timeout` passed, or
-    /// the journal stayed full): they are sent by the next run.
+    /// Messages remain journaled, undelivered (`--wait-timeout` passed):
+    /// they are sent by the next run.
     Undelivered = 3,
     /// The journal is in use by another process.
     Locked = 4,

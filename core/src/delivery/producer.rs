@@ -480,21 +480,22 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         }
     }
 
-    /// True if the current segment holds more than its header and
-    /// manifest and every message in it is done: sealing it
-    /// ([`reclaim_current`](Self::reclaim_current)) would free its space.
+    /// True if the current segment holds messages and every one of them
+    /// is done: sealing it ([`reclaim_current`](Self::reclaim_current))
+    /// would free its space. (A segment of bookkeeping only is not worth
+    /// a new one: the new one would start with as much.)
     pub fn current_reclaimable(&self) -> bool {
-        let floor = (SEGMENT_HEADER_LEN + self.manifest_len) as u64;
         let Some(cur) = self.journal.segments.last() else {
             return false;
         };
+        let has_messages = cur.lane_count.iter().any(|n| *n > 0);
         let done = cur.dl_live == 0
             && cur
                 .lane_max
                 .iter()
                 .zip(self.journal.marks.iter())
                 .all(|(max, mark)| max <= mark);
-        done && cur.len > floor
+        has_messages && done
     }
 
     /// Seals the current segment and deletes it if it is
