@@ -513,3 +513,23 @@ fn a_json_line_with_a_repeated_key_is_invalid() {
     .stderr_has(&["line 2", "duplicate key \"value\"", "skipped"]);
     assert_eq!(delivered_values(&dir.path().join("s.jsonl")), ["one", "three"]);
 }
+
+#[test]
+fn a_smaller_budget_later_still_delivers_what_a_larger_one_journaled() {
+    // Lines of 300 KB journaled under the default limit, then delivered by
+    // a run whose small budget lowers the limit: nothing is taken for
+    // damage, everything is delivered.
+    let dir = tempdir();
+    let width = 300_000;
+    let mut args = vec!["produce", "-j", "J", "-t", "T", "--wait-timeout", "1s"];
+    args.extend(UNREACHABLE);
+    run(dir.path(), &args, lines(1, 5, width)).expect(3);
+    run(
+        dir.path(),
+        &["deliver", "-j", "J", "--file", "out.jsonl", "--budget", "1MiB", "--wait-timeout", "30s"],
+        Vec::new(),
+    )
+    .expect(0)
+    .stderr_has(&["messages are limited to", "5 messages pending from an earlier run"]);
+    assert_delivered(&dir.path().join("out.jsonl"), 5, width);
+}

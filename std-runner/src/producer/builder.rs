@@ -203,7 +203,13 @@ impl Builder {
         // (group commit, interval timer); the core only syncs when it seals
         // or deletes a segment, which it always does.
         config.sync = SyncPolicy::Never;
-        let buffer = vec![0u8; Core::buffer_len(&config)];
+        // The read area (what is left after the write and manifest areas)
+        // is never smaller than the default entry limit: entries an
+        // earlier run wrote under it stay readable when a small budget
+        // lowers `max_entry` (recovery takes a frame longer than the read
+        // area for damage).
+        let read_floor = Config::default().max_entry.saturating_sub(config.max_entry);
+        let buffer = vec![0u8; Core::buffer_len(&config) + read_floor];
         let now = clock::millis();
         let (core, report) = match open_core(storage, buffer, config, now) {
             Ok(ok) => ok,
