@@ -526,10 +526,23 @@ fn a_smaller_budget_later_still_delivers_what_a_larger_one_journaled() {
     run(dir.path(), &args, lines(1, 5, width)).expect(3);
     run(
         dir.path(),
-        &["deliver", "-j", "J", "--file", "out.jsonl", "--budget", "1MiB", "--wait-timeout", "30s"],
+        &[
+            "deliver",
+            "-j",
+            "J",
+            "--file",
+            "out.jsonl",
+            "--budget",
+            "1MiB",
+            "--wait-timeout",
+            "30s",
+        ],
         Vec::new(),
     )
     .expect(0)
-    .stderr_has(&["messages are limited to", "5 messages pending from an earlier run"]);
+    .stderr_has(&[
+        "messages are limited to",
+        "5 messages pending from an earlier run",
+    ]);
     assert_delivered(&dir.path().join("out.jsonl"), 5, width);
 }

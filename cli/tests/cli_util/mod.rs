@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What one run of the tool did.
 #[derive(Debug)]
@@ -89,17 +89,17 @@ pub fn run_limited(cwd: &Path, args: &[&str], stdin: Vec<u8>, limit: Duration, c
     } else {
         Some(read(Box::new(stderr)))
     };
-    let deadline = Instant::now() + limit;
+    let deadline = steadfast::clock::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break Some(status);
         }
-        if Instant::now() >= deadline {
+        if steadfast::clock::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
             break None;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        steadfast::clock::sleep(Duration::from_millis(20));
     };
     writer.join().unwrap();
     let mut stderr = stderr.map(|t| t.join().unwrap()).unwrap_or_default();
