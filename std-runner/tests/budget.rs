@@ -67,12 +67,20 @@ fn the_minimum_budget_carries_a_stream_far_larger_than_itself() {
     }
     p.flush_timeout(Duration::from_secs(30)).unwrap();
     p.close(Duration::from_secs(5)).unwrap();
-    assert!(peak <= budget, "the journal's files reached {peak} bytes, budget {budget}");
+    assert!(
+        peak <= budget,
+        "the journal's files reached {peak} bytes, budget {budget}"
+    );
     let delivered = steadfast::transport::read_delivered(&out).unwrap();
     let got: Vec<u32> = delivered
         .records
         .iter()
-        .map(|r| std::str::from_utf8(&r.value.as_ref().unwrap()[..8]).unwrap().parse().unwrap())
+        .map(|r| {
+            std::str::from_utf8(&r.value.as_ref().unwrap()[..8])
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .collect();
     assert_eq!(got, (0..1_500).collect::<Vec<_>>());
 }
