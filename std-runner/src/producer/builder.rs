@@ -255,7 +255,7 @@ impl Builder {
 
 /// Bytes of the journal's files that are not segments: the ballast and
 /// the two meta slots.
-const FILES_OUTSIDE_SEGMENTS: u64 = BALLAST_LEN + 2 * steadfast_core::META_SLOT_LEN as u64;
+pub(crate) const FILES_OUTSIDE_SEGMENTS: u64 = BALLAST_LEN + 2 * steadfast_core::META_SLOT_LEN as u64;
 
 /// Stack for opening the core: the core keeps its indexes inline (no
 /// allocator), so `Core` is about 240 KB and recovery moves several such

@@ -350,9 +350,12 @@ impl Producer {
             }
             Err(e) => {
                 let stop = match e.kind {
-                    SendErrorKind::Full { budget, used } => {
-                        BatchStop::Full(FullCause::Budget { budget, used })
-                    }
+                    // In the builder's terms: the budget counts the files
+                    // that are not segments too.
+                    SendErrorKind::Full { budget, used } => BatchStop::Full(FullCause::Budget {
+                        budget: budget + builder::FILES_OUTSIDE_SEGMENTS,
+                        used: used + builder::FILES_OUTSIDE_SEGMENTS,
+                    }),
                     SendErrorKind::NoSpace => BatchStop::Full(FullCause::NoSpace),
                     SendErrorKind::TooLarge { size, limit } => {
                         BatchStop::Refused(Refusal::TooLarge { size, limit })
