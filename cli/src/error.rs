@@ -18,8 +18,8 @@ pub enum Exit {
     Usage = 1,
     /// `journal verify` found damage (or a journal this build cannot read).
     Damaged = 2,
-    /// Messages remain journaled, undelivered (`--wait-timeout` passed, or
-    /// the journal stayed full): they are sent by the next run.
+    /// Messages remain journaled, undelivered (`--wait-timeout` passed):
+    /// they are sent by the next run.
     Undelivered = 3,
     /// The journal is in use by another process.
     Locked = 4,
@@ -31,6 +31,10 @@ pub enum Exit {
     DeadLettered = 6,
     /// `steadfast demo` found a message missing (a bug: please report it).
     DemoFailed = 7,
+    /// The journal's budget or its disk stayed full past `--wait-timeout`
+    /// with nothing the tool could free: input from there on was not
+    /// accepted. Nothing already journaled was lost.
+    Full = 9,
 }
 
 impl Exit {
@@ -53,7 +57,10 @@ Exit codes:
   5  journal I/O error (cannot open, read or write it; failed fsync)
   6  some messages were dead-lettered (see `steadfast dead-letters list`)
   7  demo: a message went missing
-When several apply, the first of 5, 4, 1, 2, 3, 6 is returned.";
+  9  journal or disk full: the budget or the disk stayed full past
+     --wait-timeout; input from the line named on stderr on was not
+     accepted (nothing already journaled is lost)
+When several apply, the first of 5, 4, 1, 9, 2, 3, 6 is returned.";
 
 /// Why a command failed. The message says what to do about it.
 #[derive(Debug)]
@@ -75,6 +82,8 @@ pub enum CliError {
     Undelivered(String),
     /// Messages were dead-lettered.
     DeadLettered(String),
+    /// The journal's budget or disk stayed full; input was not accepted.
+    Full(String),
     /// The demo found missing messages.
     #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     Demo(String),
@@ -90,6 +99,7 @@ impl CliError {
             CliError::Damaged(_) => Exit::Damaged,
             CliError::Undelivered(_) => Exit::Undelivered,
             CliError::DeadLettered(_) => Exit::DeadLettered,
+            CliError::Full(_) => Exit::Full,
             CliError::Demo(_) => Exit::DemoFailed,
         }
     }
@@ -100,11 +110,12 @@ impl CliError {
             Exit::Journal => 0,
             Exit::Locked => 1,
             Exit::Usage => 2,
-            Exit::Damaged => 3,
-            Exit::Undelivered => 4,
-            Exit::DeadLettered => 5,
-            Exit::DemoFailed => 6,
-            Exit::Ok => 7,
+            Exit::Full => 3,
+            Exit::Damaged => 4,
+            Exit::Undelivered => 5,
+            Exit::DeadLettered => 6,
+            Exit::DemoFailed => 7,
+            Exit::Ok => 8,
         }
     }
 }
@@ -120,6 +131,7 @@ impl fmt::Display for CliError {
             | CliError::Damaged(m)
             | CliError::Undelivered(m)
             | CliError::DeadLettered(m)
+            | CliError::Full(m)
             | CliError::Demo(m) => f.write_str(m),
         }
     }

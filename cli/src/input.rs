@@ -209,7 +209,7 @@ pub fn json_message(line: &[u8], defaults: &Defaults) -> Result<Option<OwnedMess
     }
     let text = std::str::from_utf8(line)
         .map_err(|e| format!("not valid UTF-8 (at byte {})", e.valid_up_to() + 1))?;
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let Strict(value) = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let fields = match value {
         Value::Object(fields) => fields,
         other => {
@@ -267,6 +267,85 @@ pub fn json_message(line: &[u8], defaults: &Defaults) -> Result<Option<OwnedMess
         ));
     }
     Ok(Some(message))
+}
+
+/// A JSON value whose objects give each key once: serde_json's own `Value`
+/// keeps the last of repeated keys silently, and a line that says two
+/// things must not be half-believed.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if fields.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key \"{key}\" (each key may appear once in an object)"
+                )));
+            }
+            fields.insert(key, value);
+        }
+        Ok(Value::Object(fields))
+    }
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -375,5 +454,28 @@ mod tests {
                 .contains("partition")
         );
         assert!(parse(r#"{"value_base64":"!!"}"#).unwrap_err().contains("base64"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_invalid_and_named() {
+        let e = parse(r#"{"value":"a","value":"b"}"#).unwrap_err();
+        assert!(e.contains("duplicate key \"value\""), "{e}");
+        let e = parse(r#"{"key":"k","value":"v","key":"j"}"#).unwrap_err();
+        assert!(e.contains("duplicate key \"key\""), "{e}");
+        // Inside a JSON value or a headers object too: one of the two
+        // would be dropped when the value is written out again.
+        let e = parse(r#"{"value":{"t":1,"t":2}}"#).unwrap_err();
+        assert!(e.contains("duplicate key \"t\""), "{e}");
+        let e = parse(r#"{"value":"v","headers":{"h":"1","h":"2"}}"#).unwrap_err();
+        assert!(e.contains("duplicate key \"h\""), "{e}");
+        // Equal keys in different objects are fine, and numbers, arrays
+        // and nesting survive as before.
+        let m = parse(r#"{"value":{"a":{"a":1.5,"b":[1,-2,{"a":null}]}},"key":"a"}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            m.value.as_deref(),
+            Some(&br#"{"a":{"a":1.5,"b":[1,-2,{"a":null}]}}"#[..])
+        );
     }
 }

@@ -133,10 +133,10 @@ pub fn main() -> ExitCode {
         Ok(()) => Exit::Ok.code(),
         Err(e) => {
             match e.exit() {
-                Exit::Undelivered | Exit::DeadLettered | Exit::Damaged | Exit::DemoFailed => {
-                    eprintln!("steadfast: {e}");
+                Exit::Undelivered | Exit::Full | Exit::DeadLettered | Exit::Damaged | Exit::DemoFailed => {
+                    progress::say(&format!("steadfast: {e}"));
                 }
-                _ => eprintln!("steadfast: error: {e}"),
+                _ => progress::say(&format!("steadfast: error: {e}")),
             }
             e.exit().code()
         }

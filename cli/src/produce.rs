@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use steadfast::{
-    BatchError, BatchStop, Config, Delivery, FlushError, OwnedMessage, Producer, Refusal, SyncPolicy,
+    BatchError, BatchStop, Config, Delivery, FlushError, FullCause, OwnedMessage, Producer, Refusal,
+    SyncPolicy,
 };
 
 use super::dest::{Dest, DestArgs};
@@ -28,7 +29,7 @@ use super::input::{Defaults, Format, Item, OnInvalid, Source, spawn_reader};
 use super::journal::JournalArg;
 use super::observe::{Newsroom, Observed};
 use super::parse::{self, human_bytes, human_duration};
-use super::progress::{Context, Progress, Summary};
+use super::progress::{Context, Progress, Summary, say};
 
 /// How often the display is refreshed and the input checked.
 const TICK: Duration = Duration::from_millis(200);
@@ -36,6 +37,8 @@ const TICK: Duration = Duration::from_millis(200);
 const MAX_BATCH: usize = 1024;
 /// Most payload bytes per `send_batch`.
 const MAX_BATCH_BYTES: u64 = 1 << 20;
+/// How often the "journal full" warning is repeated.
+const FULL_REPEAT: Duration = Duration::from_secs(30);
 /// How long one `send_batch` waits for room before the display is updated.
 const ROOM_WAIT: Duration = Duration::from_millis(250);
 
@@ -224,12 +227,12 @@ fn start_cluster(dest: &Dest, topic: Option<&str>, quiet: bool) -> Result<Option
             ""
         };
         if !quiet || *implicit {
-            eprintln!(
+            say(&format!(
                 "steadfast: {why}starting an embedded Kafka mock cluster in this process (librdkafka, 3 brokers, \
                  in memory) at {}; its records are discarded when steadfast exits. Give --brokers HOST:PORT to \
                  deliver to your Kafka",
                 cluster.bootstrap()
-            );
+            ));
         }
         Ok(Some(cluster))
     }
@@ -270,10 +273,13 @@ fn session(
     let news = Newsroom::default();
     let dead: Arc<Mutex<Vec<String>>> = Arc::default();
     let dead_in = Arc::clone(&dead);
-    let config = Config {
+    let mut config = Config {
         unknown_topic_wait: u64::try_from(run.unknown_topic_wait.as_millis()).unwrap_or(u64::MAX),
         ..Config::default()
     };
+    if let Some(budget) = run.budget {
+        config.max_entry = fit_to_budget(budget, config.max_entry, run.quiet)?;
+    }
     let mut builder = Producer::builder(dir)
         .config(config)
         .sync(run.sync)
@@ -353,7 +359,7 @@ fn session(
             bytes: fed.bytes,
             elapsed,
         };
-        eprintln!("{}", summary.render());
+        say(&summary.render());
     }
     if left.pending > 0 {
         let why = match run.wait_timeout {
@@ -390,6 +396,40 @@ fn session(
     worst(problems)
 }
 
+/// The smallest per-message limit (encoded, with framing) the tool lowers
+/// to for a small `--budget`; the budget for it is the tool's minimum.
+pub const MIN_MESSAGE_LIMIT: usize = 1024;
+
+/// The per-message limit for `--budget`: `default` if the budget holds
+/// it, else the largest the budget holds (said once on stderr, unless
+/// `quiet`). A budget below the minimum for [`MIN_MESSAGE_LIMIT`] is a
+/// usage error naming the minimum.
+fn fit_to_budget(budget: u64, default: usize, quiet: bool) -> Result<usize, CliError> {
+    let fits = steadfast::Builder::max_entry_for_budget(budget);
+    if fits >= default {
+        return Ok(default);
+    }
+    if fits < MIN_MESSAGE_LIMIT {
+        let minimum = steadfast::Builder::min_budget(MIN_MESSAGE_LIMIT);
+        return Err(CliError::Usage(format!(
+            "--budget {} is below the minimum of {} ({minimum} bytes): the journal needs room for four segments \
+             of at least one {MIN_MESSAGE_LIMIT}-byte message each, its bookkeeping and its 64 KiB reserve file",
+            human_bytes(budget),
+            human_bytes(minimum)
+        )));
+    }
+    if !quiet {
+        say(&format!(
+            "steadfast: --budget {}: messages are limited to {fits} bytes encoded (the default limit of {} needs a \
+             budget of at least {}); larger lines are invalid (--on-invalid)",
+            human_bytes(budget),
+            human_bytes(default as u64),
+            human_bytes(steadfast::Builder::min_budget(default))
+        ));
+    }
+    Ok(fits)
+}
+
 /// The most serious problem, printing the others.
 fn worst(mut problems: Vec<CliError>) -> Result<(), CliError> {
     problems.sort_by_key(CliError::rank);
@@ -398,7 +438,7 @@ fn worst(mut problems: Vec<CliError>) -> Result<(), CliError> {
         return Ok(());
     };
     for other in iter {
-        eprintln!("steadfast: {other}");
+        say(&format!("steadfast: {other}"));
     }
     Err(first)
 }
@@ -513,6 +553,7 @@ fn send(
     let mut messages = std::mem::take(&mut batch.messages);
     batch.bytes = 0;
     let mut full_since = None;
+    let mut warned_full: Option<std::time::Instant> = None;
     while !messages.is_empty() {
         let bytes: u64 = messages.iter().map(|m| m.data_len() as u64).sum();
         let (accepted, rest, stop) = match producer.send_batch_timeout(messages, ROOM_WAIT) {
@@ -528,15 +569,23 @@ fn send(
         let line = lines.first().copied().unwrap_or(0);
         match stop {
             BatchStop::Full(cause) => {
-                let since = *full_since.get_or_insert_with(steadfast::clock::now);
-                progress.tick(&producer.stats(), news, "journal full, waiting for deliveries");
-                let waited = steadfast::clock::now().saturating_duration_since(since);
+                let now = steadfast::clock::now();
+                let since = *full_since.get_or_insert(now);
+                let stats = producer.stats();
+                progress.tick(&stats, news, "journal full, waiting for deliveries");
+                let waited = now.saturating_duration_since(since);
+                if waited >= run.stall_warning
+                    && warned_full.is_none_or(|at| now.saturating_duration_since(at) >= FULL_REPEAT)
+                {
+                    warned_full = Some(now);
+                    progress.note(&full_warning(&cause, &stats, waited, line));
+                }
                 if let Some(limit) = run.wait_timeout
                     && waited >= limit
                 {
-                    problems.push(CliError::Undelivered(format!(
+                    problems.push(CliError::Full(format!(
                         "the journal stayed full for {} ({cause}); stopped reading input at line {line}: it and \
-                         everything after it were not accepted",
+                         everything after it were not accepted; what was accepted before it stays journaled",
                         human_duration(waited)
                     )));
                     return Ok(false);
@@ -572,6 +621,42 @@ fn send(
         }
     }
     Ok(true)
+}
+
+/// The warning shown when the journal has stayed full for `waited`
+/// (`--stall-warning`): the cause, and what to do about it.
+fn full_warning(cause: &FullCause, stats: &steadfast::Stats, waited: Duration, line: u64) -> String {
+    let mut text = format!(
+        "no room in the journal for {}, input paused at line {line}: ",
+        human_duration(waited)
+    );
+    match cause {
+        FullCause::NoSpace => text.push_str(
+            "the disk holding the journal is full (ENOSPC).\n  free space on that disk, or give a --budget \
+             smaller than the free space; reading resumes by itself once there is room",
+        ),
+        _ => text.push_str(&format!("{cause}.")),
+    }
+    text.push_str(&format!(
+        "\n  {} messages pending, {} dead letters; the journal holds {} in {} segments",
+        stats.pending,
+        stats.dead_letters,
+        human_bytes(stats.pending_bytes),
+        stats.segments
+    ));
+    if stats.pending > 0 {
+        text.push_str("\n  space comes back as the destination confirms deliveries");
+    } else if stats.dead_letters > 0 {
+        text.push_str(
+            "\n  nothing is left to deliver: dead letters hold the space; list them with `steadfast dead-letters \
+             list`, then redrive or discard them",
+        );
+    }
+    text.push_str(
+        "\n  nothing already journaled is lost; stopping now (Ctrl-C) is safe, and --wait-timeout makes the tool \
+         give up with exit code 9",
+    );
+    text
 }
 
 /// Waits until everything is delivered, or `--wait-timeout`. `Ok(false)`:

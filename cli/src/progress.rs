@@ -27,6 +27,14 @@ const STALL_REPEAT: Duration = Duration::from_secs(30);
 /// Window of the live rate.
 const RATE_WINDOW: Duration = Duration::from_secs(3);
 
+/// Writes `text` and a newline to stderr, ignoring a closed or broken
+/// stderr (`2>&-`, `2>&1 | head`): a diagnostic nobody reads must not stop
+/// delivery, and `eprintln!` panics there.
+pub fn say(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
 /// What the display knows about the run.
 pub struct Context {
     /// The journal directory, as given.
@@ -81,13 +89,13 @@ impl Progress {
     /// Prints a line of its own (above the progress line on a terminal).
     pub fn note(&mut self, text: &str) {
         self.clear();
-        eprintln!("steadfast: {text}");
+        say(&format!("steadfast: {text}"));
     }
 
     /// Removes the progress line from a terminal.
     pub fn clear(&mut self) {
         if self.line_shown {
-            eprint!("\r\x1b[2K");
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
             self.line_shown = false;
         }
     }
@@ -148,7 +156,7 @@ impl Progress {
             let _ = err.flush();
             self.line_shown = true;
         } else {
-            eprintln!("{line}");
+            say(&line);
         }
     }
 

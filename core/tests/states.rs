@@ -4,8 +4,8 @@
 
 use steadfast_core::testing::{MemStorage, TestProducer, open_mem};
 use steadfast_core::{
-    Config, Delivery, Failure, FailureClass, Message, Outcome, RetryPolicy, SendErrorKind, StorageErrorKind,
-    SyncPolicy,
+    Config, Delivery, Failure, FailureClass, Message, OpenError, Outcome, RetryPolicy, SendErrorKind,
+    StorageErrorKind, SyncPolicy,
 };
 
 fn config() -> Config {
@@ -64,6 +64,20 @@ fn confirmed() -> Outcome {
 
 fn deliveries(p: &mut TestProducer, now: u64) -> Vec<Delivery> {
     core::iter::from_fn(|| p.poll_delivery(now)).collect()
+}
+
+/// Transmits and confirms everything ready, without running any timer.
+fn confirm_all(p: &mut TestProducer, now: u64) {
+    loop {
+        let seqs = transmit(p, now);
+        if seqs.is_empty() {
+            break;
+        }
+        for seq in seqs {
+            p.handle_outcome(now, seq, confirmed());
+            deliveries(p, now);
+        }
+    }
 }
 
 #[test]
@@ -405,15 +419,93 @@ fn outcomes_for_unknown_records_are_ignored() {
 }
 
 #[test]
-fn a_message_larger_than_the_budget_is_refused_with_the_limit() {
+fn a_budget_below_the_minimum_is_refused_naming_it() {
+    let minimum = TestProducer::min_budget(1024);
+    assert_eq!(TestProducer::max_entry_for_budget(minimum), 1024);
     let mut cfg = config();
-    cfg.budget = 6_000;
+    cfg.budget = minimum - 1;
+    let Err(failed) = TestProducer::open(MemStorage::new(), vec![0; 8192], cfg, 0) else {
+        panic!("a budget below the minimum was accepted");
+    };
+    assert!(
+        matches!(failed.error, OpenError::BudgetTooSmall { minimum: m, max_entry: 1024, .. } if m == minimum),
+        "{}",
+        failed.error
+    );
+    assert!(
+        failed
+            .error
+            .to_string()
+            .contains(&format!("minimum of {minimum} bytes"))
+    );
+    cfg.budget = minimum;
     let mut p = open_mem(MemStorage::new(), cfg, 0).0;
+    // At the minimum a segment holds one message of the largest size.
     let value = [0u8; 900];
-    let err = p.send(0, Message::new("t", &value)).unwrap_err();
-    match err.kind {
-        SendErrorKind::TooLarge { size, limit } => assert!(size > limit && limit < 6_000, "{err}"),
-        other => panic!("expected TooLarge, got {other:?}"),
+    p.send(0, Message::new("t", &value)).unwrap();
+}
+
+#[test]
+fn a_full_budget_frees_space_as_deliveries_confirm() {
+    // Segments are a quarter of the budget, however large the configured
+    // segment size: confirmed messages in sealed segments are deleted and
+    // the journal keeps taking messages, far more than it can hold.
+    let mut cfg = config();
+    cfg.segment_size = 64 << 20;
+    cfg.budget = TestProducer::min_budget(1024) * 2;
+    assert!(TestProducer::segment_size(&cfg) * 4 < cfg.budget);
+    let mut p = open_mem(MemStorage::new(), cfg, 0).0;
+    let value = [3u8; 300];
+    let mut now = 0;
+    let mut sent = 0;
+    while sent < 2_000 {
+        match p.send(now, Message::new("t", &value)) {
+            Ok(_) => sent += 1,
+            Err(e) => {
+                assert!(matches!(e.kind, SendErrorKind::Full { .. }), "{e}");
+                // Deliver everything, journal the confirmations.
+                p.sync(now).unwrap();
+                confirm_all(&mut p, now);
+                now += 1_000;
+                p.handle_timeout(now).unwrap();
+            }
+        }
+        assert!(p.stats().journal_bytes <= cfg.budget, "{:?}", p.stats());
+    }
+}
+
+#[test]
+fn a_full_budget_seals_and_deletes_a_done_current_segment() {
+    // One segment as large as the whole budget would never be deleted
+    // (it is the current one): `send` seals it once all of it is done.
+    let mut cfg = config();
+    cfg.budget = TestProducer::min_budget(1024);
+    cfg.segment_size = TestProducer::segment_size(&cfg);
+    let mut p = open_mem(MemStorage::new(), cfg, 0).0;
+    let value = [4u8; 200];
+    let mut now = 1;
+    for round in 0..50 {
+        let mut accepted = 0;
+        let full = loop {
+            match p.send(now, Message::new("t", &value)) {
+                Ok(_) => accepted += 1,
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(full.kind, SendErrorKind::Full { .. }),
+            "round {round}: {full}"
+        );
+        assert!(
+            accepted > 0 || round == 0 || p.stats().pending > 0,
+            "round {round}: nothing accepted"
+        );
+        p.sync(now).unwrap();
+        confirm_all(&mut p, now);
+        now += 1;
+        assert_eq!(p.stats().pending, 0, "round {round}: {:?}", p.stats());
+        // No timer ran: `send` itself must free the space.
+        p.send(now, Message::new("t", &value)).unwrap();
     }
 }
 

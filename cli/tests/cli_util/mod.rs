@@ -1,9 +1,10 @@
 //! Running the built `steadfast` binary from the CLI tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// What one run of the tool did.
 #[derive(Debug)]
@@ -47,9 +48,69 @@ impl Run {
     }
 }
 
-/// The binary under test.
+/// The binary under test (`STEADFAST_TEST_BIN` runs the tests against
+/// another build, e.g. an older one, to show what a test catches).
 pub fn command() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_steadfast"))
+    match std::env::var_os("STEADFAST_TEST_BIN") {
+        Some(bin) => Command::new(bin),
+        None => Command::new(env!("CARGO_BIN_EXE_steadfast")),
+    }
+}
+
+/// Like [`run_in`], but kills the tool if it has not exited within
+/// `limit` (code -1, `timed_out`): a hang fails the test instead of
+/// blocking it. `stderr` is dropped right after the start when
+/// `close_stderr` (a reader that went away).
+pub fn run_limited(cwd: &Path, args: &[&str], stdin: Vec<u8>, limit: Duration, close_stderr: bool) -> Run {
+    let mut child = command()
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let read = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = r.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = child.stderr.take().unwrap();
+    let stderr = if close_stderr {
+        drop(stderr);
+        None
+    } else {
+        Some(read(Box::new(stderr)))
+    };
+    let deadline = steadfast::clock::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if steadfast::clock::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        steadfast::clock::sleep(Duration::from_millis(20));
+    };
+    writer.join().unwrap();
+    let mut stderr = stderr.map(|t| t.join().unwrap()).unwrap_or_default();
+    if status.is_none() {
+        stderr.push_str(&format!("\n[test: killed after {limit:?} without exiting]"));
+    }
+    Run {
+        code: status.and_then(|s| s.code()).unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr,
+    }
 }
 
 /// Runs `steadfast ARGS` in `cwd` with `stdin` as its input.

@@ -32,9 +32,17 @@ pub enum SyncPolicy {
 pub struct Config {
     /// Id for a new journal (draw it from a random source; the core has none).
     pub journal_id: u64,
-    /// Bytes per segment before a new one is started.
+    /// Bytes per segment before a new one is started; capped at a quarter
+    /// of the budget after its reserve ([`Producer::segment_size`] gives
+    /// the size used), so that a full journal can free space.
+    ///
+    /// [`Producer::segment_size`]: crate::Producer::segment_size
     pub segment_size: u64,
-    /// Most bytes the journal may occupy; `send` fails with `Full` beyond it.
+    /// Most bytes the journal may occupy; `send` fails with `Full` beyond
+    /// it. At least [`Producer::min_budget`]`(max_entry)`: `open` refuses
+    /// less (see [`budget`](crate::delivery::budget)).
+    ///
+    /// [`Producer::min_budget`]: crate::Producer::min_budget
     pub budget: u64,
     /// Durability level.
     pub sync: SyncPolicy,

@@ -88,6 +88,16 @@ pub enum OpenError<E> {
     },
     /// The configuration is inconsistent; the text says which field.
     Config(&'static str),
+    /// The budget is below the smallest that admits `max_entry`
+    /// ([`Producer::min_budget`](crate::Producer::min_budget)).
+    BudgetTooSmall {
+        /// The configured budget.
+        budget: u64,
+        /// The smallest budget for the configured `max_entry`.
+        minimum: u64,
+        /// The configured `max_entry`.
+        max_entry: usize,
+    },
     /// Starting the first segment failed.
     Storage(E),
 }
@@ -101,6 +111,15 @@ impl<E: StorageError> fmt::Display for OpenError<E> {
                 "producer buffer is {got} bytes but the configuration needs {needed} (2 × max_entry + manifest)"
             ),
             OpenError::Config(what) => write!(f, "invalid configuration: {what}"),
+            OpenError::BudgetTooSmall {
+                budget,
+                minimum,
+                max_entry,
+            } => write!(
+                f,
+                "a journal budget of {budget} bytes is below the minimum of {minimum} bytes for entries of up to \
+                 {max_entry} bytes: raise the budget, or lower max_entry"
+            ),
             OpenError::Storage(e) => write!(f, "could not start a journal segment: {e}"),
         }
     }

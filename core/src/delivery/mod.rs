@@ -28,6 +28,7 @@
 //! lane's *watermark* — journaled in `Confirm` entries — only moves over a
 //! done prefix. A crash re-sends what is past the watermark (at-least-once).
 
+pub mod budget;
 mod config;
 mod error;
 pub(crate) mod lane;

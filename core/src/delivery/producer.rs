@@ -2,6 +2,7 @@
 
 use core::ops::Range;
 
+use super::budget;
 use super::config::{Config, MAX_BATCH};
 use super::error::{JournalError, OpenError, OpenFailed, SendError, SendErrorKind};
 use super::lane::{Lane, Slot, lane_of};
@@ -202,6 +203,31 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         2 * config.max_entry + manifest_frame_len(LANES, SEGMENTS)
     }
 
+    /// The segment size the journal uses for `config`: `segment_size`,
+    /// capped so that the budget holds several segments (see
+    /// [`budget`](crate::delivery::budget)). Storage that preallocates
+    /// segments should reserve this much.
+    pub fn segment_size(config: &Config) -> u64 {
+        budget::segment_size(
+            config.segment_size,
+            config.budget,
+            manifest_frame_len(LANES, SEGMENTS),
+        )
+    }
+
+    /// The smallest budget [`open`](Self::open) accepts with entries of up
+    /// to `max_entry` bytes: four segments that each hold a header, a
+    /// manifest and one such entry, plus the bookkeeping reserve.
+    pub fn min_budget(max_entry: usize) -> u64 {
+        budget::min_budget(max_entry, manifest_frame_len(LANES, SEGMENTS))
+    }
+
+    /// The largest `max_entry` a budget of `budget` bytes admits (the
+    /// inverse of [`min_budget`](Self::min_budget); 0 below any minimum).
+    pub fn max_entry_for_budget(budget: u64) -> usize {
+        budget::max_entry_for(budget, manifest_frame_len(LANES, SEGMENTS))
+    }
+
     /// Recovers the journal in `storage` (or starts one) and opens a new
     /// segment for appends. `buf` must be at least [`buffer_len`](Self::buffer_len).
     #[allow(clippy::type_complexity)]
@@ -221,7 +247,13 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             ))
         } else if config.max_entry < 256 {
             Some(OpenError::Config("max_entry must be at least 256 bytes"))
-        } else if config.segment_size < (SEGMENT_HEADER_LEN + manifest_len + config.max_entry) as u64 {
+        } else if config.budget < Self::min_budget(config.max_entry) {
+            Some(OpenError::BudgetTooSmall {
+                budget: config.budget,
+                minimum: Self::min_budget(config.max_entry),
+                max_entry: config.max_entry,
+            })
+        } else if config.segment_size < budget::min_segment(config.max_entry, manifest_len) {
             Some(OpenError::Config(
                 "segment_size must hold a header, a manifest and a max_entry frame",
             ))
@@ -241,7 +273,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             });
         }
         let limits = JournalLimits {
-            segment_size: config.segment_size,
+            segment_size: Self::segment_size(&config),
             reserve_block: 1 << 16,
         };
         let options = RecoverOptions {
@@ -326,7 +358,24 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     /// Journals `message`. Returns its seq once appended; with
     /// [`SyncPolicy::Always`](crate::SyncPolicy::Always) it is durable only once [`is_synced`](Self::is_synced).
     /// A refused message is handed back in the error.
+    ///
+    /// When the budget or the disk is full and every message of the
+    /// current segment is done, that segment is sealed and deleted first
+    /// (a full journal frees space without waiting for it to fill).
     pub fn send<'a>(&mut self, now: Millis, message: Message<'a>) -> Result<Seq, SendError<'a>> {
+        match self.append_message(now, message) {
+            Err(e)
+                if matches!(e.kind, SendErrorKind::Full { .. } | SendErrorKind::NoSpace)
+                    && self.reclaim_current() =>
+            {
+                self.append_message(now, e.message)
+            }
+            other => other,
+        }
+    }
+
+    /// [`send`](Self::send) without reclaiming the current segment.
+    fn append_message<'a>(&mut self, now: Millis, message: Message<'a>) -> Result<Seq, SendError<'a>> {
         let _ = now;
         let lane = lane_of(&message, LANES);
         let max_entry = self.config.max_entry;
@@ -360,7 +409,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         let frame = crate::journal::format::frame_len(n);
         // Keep room for bookkeeping (confirmations, manifests), so a full
         // journal can always record progress and shrink.
-        let reserve = 2 * self.manifest_len as u64 + 4096;
+        let reserve = budget::reserve(self.manifest_len);
         if frame as u64 + reserve > budget {
             let limit = budget.saturating_sub(reserve) as usize;
             return Err(SendError {
@@ -429,6 +478,42 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 Err(SendError { kind, message })
             }
         }
+    }
+
+    /// True if the current segment holds messages and every one of them
+    /// is done: sealing it ([`reclaim_current`](Self::reclaim_current))
+    /// would free its space. (A segment of bookkeeping only is not worth
+    /// a new one: the new one would start with as much.)
+    pub fn current_reclaimable(&self) -> bool {
+        let Some(cur) = self.journal.segments.last() else {
+            return false;
+        };
+        let has_messages = cur.lane_count.iter().any(|n| *n > 0);
+        let done = cur.dl_live == 0
+            && cur
+                .lane_max
+                .iter()
+                .zip(self.journal.marks.iter())
+                .all(|(max, mark)| max <= mark);
+        has_messages && done
+    }
+
+    /// Seals the current segment and deletes it if it is
+    /// [reclaimable](Self::current_reclaimable): a journal whose budget or
+    /// disk is full gets that space back without waiting for the segment
+    /// to fill. [`send`](Self::send) does this by itself; a driver calls it
+    /// after making room on a full disk (giving up a ballast file) so that
+    /// the new segment can be started. Returns whether a segment was
+    /// deleted.
+    pub fn reclaim_current(&mut self) -> bool {
+        if !self.current_reclaimable() {
+            return false;
+        }
+        let (write, spare, _) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
+        if self.journal.roll(spare).is_err() {
+            return false;
+        }
+        matches!(self.journal.collect(write, spare), Ok(n) if n > 0)
     }
 
     /// Puts a message (its frame of `len` bytes at `pos`) into its lane's

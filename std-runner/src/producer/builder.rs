@@ -13,7 +13,7 @@ use super::driver::Driver;
 use super::error::{OpenError, OpenFailed};
 use super::state::{Core, Shared, State};
 use crate::clock;
-use crate::storage::{FileError, FileStorage};
+use crate::storage::{BALLAST_LEN, FileError, FileStorage};
 
 /// Configures a [`Producer`]; start with [`Producer::builder`].
 ///
@@ -66,8 +66,14 @@ impl Builder {
         self
     }
 
-    /// The journal's byte budget. When it is used up `send` waits and
-    /// `try_send` fails with `Full`.
+    /// The journal's byte budget: every file of the journal counts (its
+    /// segments, the [`BALLAST_LEN`] reserve file and the two meta slots).
+    /// When it is used up `send` waits and `try_send` fails with `Full`.
+    ///
+    /// It must be at least [`Builder::min_budget`] of the largest message
+    /// ([`max_entry`](Self::max_entry), 1 MiB by default): opening fails
+    /// below it. For a small budget, lower `max_entry` to
+    /// [`Builder::max_entry_for_budget`].
     #[must_use]
     pub fn budget(mut self, bytes: u64) -> Self {
         self.config.budget = bytes;
@@ -75,11 +81,37 @@ impl Builder {
     }
 
     /// Bytes per segment file (a segment is deleted once everything in it
-    /// is confirmed, so smaller segments free space sooner).
+    /// is confirmed, so smaller segments free space sooner). Capped at a
+    /// quarter of the budget, so that a full journal always has sealed
+    /// segments that confirmations free (see `steadfast_core::delivery::budget`).
     #[must_use]
     pub fn segment_size(mut self, bytes: u64) -> Self {
         self.config.segment_size = bytes;
         self
+    }
+
+    /// The largest journal entry: a message, encoded, plus 24 bytes of
+    /// framing (default 1 MiB). Larger messages are refused with
+    /// `TooLarge`. A smaller limit allows a smaller budget.
+    #[must_use]
+    pub fn max_entry(mut self, bytes: usize) -> Self {
+        self.config.max_entry = bytes;
+        self
+    }
+
+    /// The smallest [`budget`](Self::budget) that admits entries of up to
+    /// `max_entry` bytes: four segments that each hold a header, a manifest
+    /// and one such entry, the core's bookkeeping reserve, the
+    /// [`BALLAST_LEN`] reserve file and the meta slots. About 100 KiB for
+    /// entries of 4 KiB; about 4.1 MiB for the default 1 MiB.
+    pub fn min_budget(max_entry: usize) -> u64 {
+        Core::min_budget(max_entry).saturating_add(FILES_OUTSIDE_SEGMENTS)
+    }
+
+    /// The largest [`max_entry`](Self::max_entry) a budget admits (0 if
+    /// the budget is too small for any; the core needs at least 256).
+    pub fn max_entry_for_budget(budget: u64) -> usize {
+        Core::max_entry_for_budget(budget.saturating_sub(FILES_OUTSIDE_SEGMENTS))
     }
 
     /// Refuse to start on a damaged journal (changing nothing) instead of
@@ -145,10 +177,25 @@ impl Builder {
                 });
             }
         };
-        storage.preallocate_segments(self.config.segment_size);
-        storage.keep_ballast();
         let policy = self.config.sync;
         let mut config = self.config;
+        // The budget counts the ballast and meta files; the core's counts
+        // segments only.
+        let minimum = Self::min_budget(config.max_entry);
+        if config.budget < minimum {
+            let error = steadfast_core::OpenError::BudgetTooSmall {
+                budget: config.budget,
+                minimum,
+                max_entry: config.max_entry,
+            };
+            return Err(OpenFailed {
+                transport,
+                error: OpenError::Journal(Box::new(error)),
+            });
+        }
+        config.budget -= FILES_OUTSIDE_SEGMENTS;
+        storage.preallocate_segments(Core::segment_size(&config));
+        storage.keep_ballast();
         if config.journal_id == 0 {
             config.journal_id = random_journal_id();
         }
@@ -156,7 +203,13 @@ impl Builder {
         // (group commit, interval timer); the core only syncs when it seals
         // or deletes a segment, which it always does.
         config.sync = SyncPolicy::Never;
-        let buffer = vec![0u8; Core::buffer_len(&config)];
+        // The read area (what is left after the write and manifest areas)
+        // is never smaller than the default entry limit: entries an
+        // earlier run wrote under it stay readable when a small budget
+        // lowers `max_entry` (recovery takes a frame longer than the read
+        // area for damage).
+        let read_floor = Config::default().max_entry.saturating_sub(config.max_entry);
+        let buffer = vec![0u8; Core::buffer_len(&config) + read_floor];
         let now = clock::millis();
         let (core, report) = match open_core(storage, buffer, config, now) {
             Ok(ok) => ok,
@@ -199,6 +252,10 @@ impl Builder {
         })
     }
 }
+
+/// Bytes of the journal's files that are not segments: the ballast and
+/// the two meta slots.
+pub(crate) const FILES_OUTSIDE_SEGMENTS: u64 = BALLAST_LEN + 2 * steadfast_core::META_SLOT_LEN as u64;
 
 /// Stack for opening the core: the core keeps its indexes inline (no
 /// allocator), so `Core` is about 240 KB and recovery moves several such

@@ -330,16 +330,32 @@ impl Producer {
         let Some(core) = g.core.as_mut() else {
             return Err((view, BatchStop::Refused(Refusal::Closed)));
         };
-        match core.send(now, view) {
+        let sent = match core.send(now, view) {
+            // A full disk and a current segment nobody needs: give up the
+            // ballast so that the core can start a new segment and delete
+            // that one, then take the ballast back out of the space freed.
+            Err(e) if e.kind == SendErrorKind::NoSpace && core.current_reclaimable() => {
+                core.storage_mut().release_ballast();
+                if core.reclaim_current() {
+                    core.storage_mut().keep_ballast();
+                }
+                core.send(now, e.message)
+            }
+            other => other,
+        };
+        match sent {
             Ok(seq) => {
                 self.shared.note_appended(g, seq);
                 Ok(seq)
             }
             Err(e) => {
                 let stop = match e.kind {
-                    SendErrorKind::Full { budget, used } => {
-                        BatchStop::Full(FullCause::Budget { budget, used })
-                    }
+                    // In the builder's terms: the budget counts the files
+                    // that are not segments too.
+                    SendErrorKind::Full { budget, used } => BatchStop::Full(FullCause::Budget {
+                        budget: budget + builder::FILES_OUTSIDE_SEGMENTS,
+                        used: used + builder::FILES_OUTSIDE_SEGMENTS,
+                    }),
                     SendErrorKind::NoSpace => BatchStop::Full(FullCause::NoSpace),
                     SendErrorKind::TooLarge { size, limit } => {
                         BatchStop::Refused(Refusal::TooLarge { size, limit })

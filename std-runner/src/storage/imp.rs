@@ -341,10 +341,19 @@ impl Storage for FileStorage {
                     FileError::io(FileOp::WriteMeta, path.clone(), e).with_kind(StorageErrorKind::Io)
                 })
             });
+        let short = result.is_err() && file.metadata().is_ok_and(|m| m.len() < META_SLOT_LEN as u64);
         if let Err(e) = &result
             && steadfast_core::StorageError::kind(e) == StorageErrorKind::Io
         {
             self.fail_closed(e);
+        }
+        // A slot file created for this write and never filled (ENOSPC) is
+        // removed: a missing slot is a slot not yet written, a short one
+        // would read as damage. A full slot is overwritten in place, which
+        // needs no new blocks.
+        if short {
+            self.meta[slot] = None;
+            let _ = std::fs::remove_file(&path);
         }
         result
     }

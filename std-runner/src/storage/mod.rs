@@ -322,11 +322,21 @@ impl FileStorage {
         if std::fs::metadata(&path).is_ok_and(|m| m.len() >= BALLAST_LEN) {
             return true;
         }
+        // A segment just removed gives its blocks back only once the
+        // reaper has closed it: on a full disk, wait for that first.
+        if self.write_ballast(&path) {
+            return true;
+        }
+        reaper::wait_idle();
+        self.write_ballast(&path)
+    }
+
+    fn write_ballast(&mut self, path: &Path) -> bool {
         let created = private_options()
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&path)
+            .open(path)
             .and_then(|file| {
                 // Written, not just sized: a sparse file reserves nothing.
                 let zeros = vec![0u8; BALLAST_LEN as usize];
@@ -334,7 +344,7 @@ impl FileStorage {
                 file.sync_all()
             });
         if created.is_err() {
-            let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_file(path);
             return false;
         }
         let dir = self.dir.clone();

@@ -41,6 +41,9 @@ pub struct FileTransport {
     reject: Option<Box<RejectFn>>,
     /// A write failed part-way: start the next write on a fresh line.
     torn: bool,
+    /// The output is not a regular file (`/dev/null`, a pipe, a terminal):
+    /// there is nothing to fsync, and fsync fails there with `EINVAL`.
+    unsyncable: bool,
 }
 
 impl std::fmt::Debug for FileTransport {
@@ -62,7 +65,9 @@ impl FileTransport {
             .append(true)
             .create(true)
             .open(&path)?;
-        let mut len = file.metadata()?.len();
+        let meta = file.metadata()?;
+        let unsyncable = !meta.is_file();
+        let mut len = if unsyncable { 0 } else { meta.len() };
         if len > 0 {
             let mut last = [0u8; 1];
             file.seek(SeekFrom::Start(len - 1))?;
@@ -80,6 +85,7 @@ impl FileTransport {
             outcomes: VecDeque::new(),
             reject: None,
             torn: false,
+            unsyncable,
         })
     }
 
@@ -109,8 +115,24 @@ impl FileTransport {
             return Err(e);
         }
         self.len += self.line.len() as u64;
-        self.file.sync_data()
+        if self.unsyncable {
+            return Ok(());
+        }
+        match self.file.sync_data() {
+            // fsync is not supported by this kind of file: nothing to sync.
+            Err(e) if sync_unsupported(&e) && !self.file.metadata().is_ok_and(|m| m.is_file()) => {
+                self.unsyncable = true;
+                Ok(())
+            }
+            other => other,
+        }
     }
+}
+
+/// True for the errors fsync gives on files it cannot sync (`EINVAL` on a
+/// character device or a pipe, `ENOTSUP`).
+fn sync_unsupported(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported)
 }
 
 impl Transport for FileTransport {
@@ -276,4 +298,45 @@ pub fn read_delivered(path: impl AsRef<Path>) -> io::Result<DeliveredFile> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use steadfast_core::{Message, MessageId, Outcome, OutgoingRecord, Transport};
+
+    use super::FileTransport;
+
+    fn deliver(transport: &mut FileTransport) -> Vec<Outcome> {
+        let record = OutgoingRecord {
+            seq: 1,
+            id: MessageId { journal: 9, seq: 1 },
+            message: Message::new("t", b"hello"),
+        };
+        transport.submit(0, &[record]);
+        let mut got = Vec::new();
+        transport.poll(0, 0, &mut |_, outcome| got.push(outcome));
+        got
+    }
+
+    #[test]
+    fn dev_null_confirms_without_fsync() {
+        // fsync on a character device fails with EINVAL: that is "nothing
+        // to sync", not a failure to retry for ever.
+        let mut transport = FileTransport::open("/dev/null").expect("open /dev/null");
+        for _ in 0..3 {
+            let got = deliver(&mut transport);
+            assert!(matches!(got.as_slice(), [Outcome::Confirmed { .. }]), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn regular_file_is_synced_and_confirmed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.jsonl");
+        let mut transport = FileTransport::open(&path).expect("open");
+        let got = deliver(&mut transport);
+        assert!(matches!(got.as_slice(), [Outcome::Confirmed { .. }]), "{got:?}");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("\"value\":\"hello\""), "{text}");
+    }
 }
