@@ -361,15 +361,36 @@ mod tests {
             .with_partition(i32::MIN)
             .with_timestamp(i64::MAX);
         message.push_header("h", &big[..130]).unwrap();
-        message.headers.push(Header { name: "n", value: None }).unwrap();
+        message
+            .headers
+            .push(Header {
+                name: "n",
+                value: None,
+            })
+            .unwrap();
         let mut buf = [0u8; 1024];
         for id in [
             MessageId { journal: 0, seq: 0 },
-            MessageId { journal: 127, seq: 128 },
-            MessageId { journal: u64::MAX, seq: 1 << 35 },
+            MessageId {
+                journal: 127,
+                seq: 128,
+            },
+            MessageId {
+                journal: u64::MAX,
+                seq: 1 << 35,
+            },
         ] {
-            for m in [message.clone(), Message::tombstone("", b""), Message::new("t", &big)] {
-                let n = Record { id, message: m.clone() }.encode(&mut buf).unwrap();
+            for m in [
+                message.clone(),
+                Message::tombstone("", b""),
+                Message::new("t", &big),
+            ] {
+                let n = Record {
+                    id,
+                    message: m.clone(),
+                }
+                .encode(&mut buf)
+                .unwrap();
                 assert_eq!(m.encoded_len(id), n, "{m:?} under {id:?}");
             }
         }

@@ -190,12 +190,12 @@ pub use producer::{
     OwnedMessage, PollStatus, Producer, Refusal, SendError, SendTimeoutError, Stats, TrySendError,
 };
 pub use steadfast_core::{
-    self as core, Config, Delivery, Failure, FailureClass, InvalidMessage, MAX_HEADER_NAME_LEN, MAX_TOPIC_LEN,
-    MessageId, RecoveryReport, RetryPolicy, SyncPolicy,
+    self as core, Config, Delivery, Failure, FailureClass, InvalidMessage, MAX_HEADER_NAME_LEN,
+    MAX_TOPIC_LEN, MessageId, RecoveryReport, RetryPolicy, SyncPolicy,
 };
-pub use storage::{DurabilityNote, FileError, FileStorage, OpenStorageError};
-pub use transport::FileTransport;
 /// The network transports (`steadfast-transports`): `transports::rest`
 /// with feature `rest`, `transports::kafka` with feature `kafka`.
 #[cfg(any(feature = "rest", feature = "kafka"))]
 pub use steadfast_transports as transports;
+pub use storage::{DurabilityNote, FileError, FileStorage, OpenStorageError};
+pub use transport::FileTransport;

@@ -146,7 +146,11 @@ fn waiting_calls_inside_the_delivery_callback_fail_instead_of_deadlocking() {
     let mut filled = 0;
     loop {
         let guard = slot.lock().unwrap();
-        match guard.as_ref().unwrap().try_send(OwnedMessage::new("t", vec![b'y'; 1000])) {
+        match guard
+            .as_ref()
+            .unwrap()
+            .try_send(OwnedMessage::new("t", vec![b'y'; 1000]))
+        {
             Ok(_) => filled += 1,
             Err(TrySendError::Full { .. }) => break,
             Err(e) => panic!("{e}"),
@@ -233,7 +237,10 @@ fn a_zero_poll_interval_does_not_make_an_idle_producer_spin() {
     clock::sleep(Duration::from_secs(1));
     let used = thread_cpu_ticks(&driver) - before;
     // A spinning driver uses ~100 ticks a second; a sleeping one about 1.
-    assert!(used < 15, "the idle driver used {used} ticks of CPU in one second");
+    assert!(
+        used < 15,
+        "the idle driver used {used} ticks of CPU in one second"
+    );
     p.close(Duration::from_secs(5)).unwrap();
 }
 
@@ -316,7 +323,11 @@ fn what_kafka_would_refuse_is_refused_at_send_with_the_rule() {
             InvalidMessage::ReservedHeader { index: 0 },
             "rename",
         ),
-        (header(""), InvalidMessage::EmptyHeaderName { index: 0 }, "empty name"),
+        (
+            header(""),
+            InvalidMessage::EmptyHeaderName { index: 0 },
+            "empty name",
+        ),
         (
             header(&"h".repeat(10 << 10)),
             InvalidMessage::HeaderNameTooLong {
@@ -332,13 +343,19 @@ fn what_kafka_would_refuse_is_refused_at_send_with_the_rule() {
         assert_eq!((&err.message, &err.refusal), (&message, &refused));
         assert!(err.to_string().contains(rule), "{err} lacks {rule:?}");
         match p.try_send(message.clone()) {
-            Err(TrySendError::Refused { message: back, refusal }) => {
+            Err(TrySendError::Refused {
+                message: back,
+                refusal,
+            }) => {
                 assert_eq!((back, refusal), (message.clone(), refused.clone()));
             }
             other => panic!("{other:?}"),
         }
         match p.send_timeout(message.clone(), Duration::from_secs(1)) {
-            Err(SendTimeoutError::Refused { message: back, refusal }) => {
+            Err(SendTimeoutError::Refused {
+                message: back,
+                refusal,
+            }) => {
                 assert_eq!((back, refusal), (message.clone(), refused.clone()));
             }
             other => panic!("{other:?}"),
@@ -466,11 +483,17 @@ fn a_transport_failing_for_good_shows_in_stats() {
     };
     assert!(stats.retried >= 3, "{stats:?}");
     assert!(stats.transport_failures >= stats.retried, "{stats:?}");
-    let failure = stats.last_transport_error.clone().expect("the failure is visible");
+    let failure = stats
+        .last_transport_error
+        .clone()
+        .expect("the failure is visible");
     assert_eq!(failure.class, FailureClass::Unknown);
     assert!(failure.reason.contains("/dev/full"), "{failure}");
     let last = stats.last_error.clone().expect("last_error is set");
-    assert!(last.starts_with("transport: ") && last.contains("/dev/full"), "{last}");
+    assert!(
+        last.starts_with("transport: ") && last.contains("/dev/full"),
+        "{last}"
+    );
     assert_eq!(stats.pending, 1);
     let report = p.close(Duration::ZERO).unwrap();
     assert_eq!((report.flushed, report.pending), (false, 1));

@@ -79,7 +79,9 @@ pub enum InvalidMessage {
 impl fmt::Display for InvalidMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InvalidMessage::EmptyTopic => f.write_str("the topic name is empty; Kafka needs 1 to 249 characters"),
+            InvalidMessage::EmptyTopic => {
+                f.write_str("the topic name is empty; Kafka needs 1 to 249 characters")
+            }
             InvalidMessage::TopicTooLong { len } => write!(
                 f,
                 "the topic name is {len} bytes long; Kafka allows at most {MAX_TOPIC_LEN}"
@@ -88,7 +90,9 @@ impl fmt::Display for InvalidMessage {
                 f,
                 "the topic name has {found:?} at byte {at}; Kafka allows only ASCII letters, digits, '.', '_' and '-'"
             ),
-            InvalidMessage::TopicDots => f.write_str("the topic name may not be \".\" or \"..\" (Kafka refuses them)"),
+            InvalidMessage::TopicDots => {
+                f.write_str("the topic name may not be \".\" or \"..\" (Kafka refuses them)")
+            }
             InvalidMessage::NegativePartition { partition } => write!(
                 f,
                 "partition {partition} is negative; give 0 or more, or no partition to let the partitioner choose"

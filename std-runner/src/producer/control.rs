@@ -9,8 +9,8 @@ use steadfast_core::{EntryView, JournalError, MessageId, Seq, SyncPolicy};
 
 use super::dead_letters::{self, DeadLetter};
 use super::driver::PollStatus;
-use super::reentrancy;
 use super::error::{DeadLetterError, FlushError, OpenError, OpenFailed};
+use super::reentrancy;
 use super::state::{Shared, lock};
 use super::stats::Stats;
 use super::{Producer, ROOM_POLL};

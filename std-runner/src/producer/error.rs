@@ -396,7 +396,9 @@ impl OpenFailed {
 
     /// The transport, unused, to try again with.
     pub fn into_transport(self) -> Box<dyn Transport + Send> {
-        self.transport.into_inner().unwrap_or_else(PoisonError::into_inner)
+        self.transport
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

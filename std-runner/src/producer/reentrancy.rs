@@ -123,7 +123,10 @@ mod tests {
         assert_eq!(joined_rx.recv_timeout(Duration::from_secs(10)), Ok(false));
         let slow = std::thread::spawn(|| clock::sleep(Duration::from_millis(300)));
         let started = clock::now();
-        assert!(!end_thread(slow, clock::deadline_after(Duration::from_millis(20))));
+        assert!(!end_thread(
+            slow,
+            clock::deadline_after(Duration::from_millis(20))
+        ));
         assert!(clock::now() - started < Duration::from_millis(250));
         let quick = std::thread::spawn(|| {});
         assert!(end_thread(quick, clock::deadline_after(Duration::from_secs(5))));
