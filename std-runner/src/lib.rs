@@ -53,7 +53,7 @@
 //! support is reported once as a [`DurabilityNote`].
 //!
 //! Delivery is at-least-once: after a crash, messages not yet confirmed are
-//! sent again, with the same [`MessageId`](steadfast_core::MessageId) in the
+//! sent again, with the same [`MessageId`] in the
 //! `steadfast-id` header so consumers can drop duplicates.
 //!
 //! # Example: a background producer

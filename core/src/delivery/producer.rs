@@ -324,7 +324,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     }
 
     /// Journals `message`. Returns its seq once appended; with
-    /// [`SyncPolicy::Always`] it is durable only once [`is_synced`](Self::is_synced).
+    /// [`SyncPolicy::Always`](crate::SyncPolicy::Always) it is durable only once [`is_synced`](Self::is_synced).
     /// A refused message is handed back in the error: among others one that
     /// breaks a rule the broker would refuse it for
     /// ([`Message::validate`], [`SendErrorKind::Invalid`]).

@@ -31,8 +31,15 @@ pub const MAX_TOPIC_LEN: usize = 249;
 /// broker, and is far above any name in real use.
 pub const MAX_HEADER_NAME_LEN: usize = 256;
 
-/// Which rule a message breaks. See the module docs of
-/// [`message`](crate::message) for the rules.
+/// Which rule a message breaks: what a Kafka broker would refuse (and
+/// steadfast's own id header needs), checked at `send` by
+/// [`Message::validate`]:
+/// - a topic name is 1 to [`MAX_TOPIC_LEN`] (249) bytes of ASCII letters,
+///   digits, `.`, `_` and `-`, and is neither `.` nor `..`;
+/// - an explicit partition is 0 or more (`None` lets the partitioner
+///   choose);
+/// - a header name is 1 to [`MAX_HEADER_NAME_LEN`] bytes, and is not
+///   [`MESSAGE_ID_HEADER`] in any letter case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InvalidMessage {

@@ -1,7 +1,7 @@
 //! [`Producer`]: the blocking, thread-safe API over the core.
 //!
 //! The handle is `Send + Sync`; share it (`&Producer`, `Arc<Producer>`)
-//! between threads that send. Sends come as `try_` (never waits), plain
+//! between threads that send. Sends come as `try_` (never waits for room), plain
 //! (waits for room as long as it takes), `_timeout` and `_deadline` (waits
 //! for room until then), for one message or a batch. Every successful send
 //! returns only once the message is durable at the configured
