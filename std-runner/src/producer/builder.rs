@@ -95,8 +95,8 @@ impl Builder {
     /// Longest the driver waits on the transport in one round while records
     /// are in flight (new messages for idle lanes wait at most this long).
     /// Default 10 ms. Values below 1 ms, zero included, are raised to
-    /// 1 ms: a driver that never waits would keep a
-    /// core busy while the producer is idle.
+    /// 1 ms: a driver that never waits would keep a core busy while the
+    /// producer is idle.
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval.max(MIN_POLL_INTERVAL);
