@@ -186,8 +186,9 @@ impl Producer {
     /// driver and closes the journal. Nothing unconfirmed is forgotten: it
     /// stays journaled and is sent after the next start.
     ///
-    /// It returns about `timeout` after it was called at the latest, plus
-    /// the time to journal and fsync the last confirmations: a delivery
+    /// It returns about `timeout` after it was called at the latest (plus
+    /// at most 50 ms for the driver thread to end, and the time to journal
+    /// and fsync the last confirmations): a delivery
     /// callback or a transport call still running at the deadline is not
     /// waited for (the driver thread ends on its own once it returns, and
     /// [`CloseReport::callbacks_pending`] counts the deliveries its callback

@@ -63,17 +63,23 @@ pub(crate) fn in_callback<T>(owner: &T) -> bool {
 /// How often [`end_thread`] looks whether the thread has ended.
 const JOIN_POLL: Duration = Duration::from_millis(1);
 
+/// How long past the deadline [`end_thread`] still waits: a driver that
+/// was told to stop ends within a round (it is woken at once), and joining
+/// it means nothing of it runs after `close` returned.
+const JOIN_GRACE: Duration = Duration::from_millis(50);
+
 /// Joins the driver thread once it has ended, waiting no later than
-/// `deadline` (`None`: as long as it takes), and never from the thread
-/// itself (a callback that closes or drops its producer). A thread not
-/// joined is left to end on its own: it has been told to stop and does so
-/// as soon as its transport call or callback returns. Returns whether it
-/// was joined.
+/// `deadline` plus [`JOIN_GRACE`] (`None`: as long as it takes), and never
+/// from the thread itself (a callback that closes or drops its producer).
+/// A thread not joined is left to end on its own: it has been told to stop
+/// and does so as soon as its transport call or callback returns. Returns
+/// whether it was joined.
 pub(crate) fn end_thread(handle: JoinHandle<()>, deadline: Option<Instant>) -> bool {
     if handle.thread().id() == thread::current().id() {
         return false;
     }
-    if let Some(deadline) = deadline {
+    let grace = clock::deadline_after(JOIN_GRACE);
+    if let Some(deadline) = deadline.map(|d| grace.map_or(d, |g| d.max(g))) {
         while !handle.is_finished() {
             let left = clock::remaining(deadline);
             if left.is_zero() {
