@@ -591,23 +591,23 @@ fn send(
                     return Ok(false);
                 }
             }
-            BatchStop::Refused(refusal @ (Refusal::TooLarge { .. } | Refusal::TooManyHeaders { .. })) => {
-                match on_invalid {
-                    OnInvalid::Skip => {
-                        fed.skipped += 1;
-                        progress.note(&format!("line {line}: {refusal} (skipped)"));
-                        lines.remove(0);
-                        messages.remove(0);
-                    }
-                    OnInvalid::Abort => {
-                        problems.push(CliError::Input(format!(
-                            "line {line}: {refusal}\n  stopped there: the lines before it were accepted and \
-                             delivered, nothing after it was accepted (--on-invalid skip skips such lines)"
-                        )));
-                        return Ok(false);
-                    }
+            BatchStop::Refused(
+                refusal @ (Refusal::TooLarge { .. } | Refusal::TooManyHeaders { .. } | Refusal::Invalid(_)),
+            ) => match on_invalid {
+                OnInvalid::Skip => {
+                    fed.skipped += 1;
+                    progress.note(&format!("line {line}: {refusal} (skipped)"));
+                    lines.remove(0);
+                    messages.remove(0);
                 }
-            }
+                OnInvalid::Abort => {
+                    problems.push(CliError::Input(format!(
+                        "line {line}: {refusal}\n  stopped there: the lines before it were accepted and \
+                             delivered, nothing after it was accepted (--on-invalid skip skips such lines)"
+                    )));
+                    return Ok(false);
+                }
+            },
             BatchStop::Refused(refusal) => {
                 return Err(CliError::Journal(format!(
                     "the journal refused input line {line}: {refusal}"

@@ -143,7 +143,8 @@ pub use delivery::{
 pub use journal::recovery::RecoverError;
 pub use journal::report::{Damage, RecoveryReport, SeqRange, TornTail};
 pub use message::{
-    CodecError, Header, MAX_HEADERS, MESSAGE_ID_HEADER, MESSAGE_ID_LEN, Message, MessageId, Record, Seq,
+    CodecError, Header, InvalidMessage, MAX_HEADER_NAME_LEN, MAX_HEADERS, MAX_TOPIC_LEN, MESSAGE_ID_HEADER,
+    MESSAGE_ID_LEN, Message, MessageId, Record, Seq,
 };
 pub use retry::{Jitter, RetryPolicy};
 pub use storage::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageError, StorageErrorKind};

@@ -14,7 +14,9 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 mod codec;
+mod validate;
 pub(crate) use codec::encode as encode_record;
+pub use validate::{InvalidMessage, MAX_HEADER_NAME_LEN, MAX_TOPIC_LEN};
 
 /// The most headers one message may carry.
 pub const MAX_HEADERS: usize = 16;
@@ -122,6 +124,45 @@ impl<'a> Message<'a> {
                 .iter()
                 .map(|h| h.name.len() + h.value.map_or(0, <[u8]>::len))
                 .sum::<usize>()
+    }
+
+    /// Checks the rules a Kafka broker imposes on every record (topic name,
+    /// partition, header names; see [`InvalidMessage`]). `send` checks them
+    /// before it journals anything.
+    pub fn validate(&self) -> Result<(), InvalidMessage> {
+        validate::validate(self)
+    }
+
+    /// Bytes [`Record::encode`] writes for this message under `id`, without
+    /// writing them: the journal payload (a frame adds its header and
+    /// padding). Lengths in the format are varints, so this is exact.
+    pub fn encoded_len(&self, id: MessageId) -> usize {
+        fn varint(v: u64) -> usize {
+            (u64::BITS - (v | 1).leading_zeros()).div_ceil(7) as usize
+        }
+        fn bytes(b: &[u8]) -> usize {
+            varint(b.len() as u64) + b.len()
+        }
+        fn opt_bytes(b: Option<&[u8]>) -> usize {
+            1 + b.map_or(0, bytes)
+        }
+        let zigzag32 = |n: i32| u64::from(((n << 1) ^ (n >> 31)) as u32);
+        let zigzag64 = |n: i64| ((n << 1) ^ (n >> 63)) as u64;
+        varint(id.journal)
+            + varint(id.seq)
+            + bytes(self.topic.as_bytes())
+            + 1
+            + self.partition.map_or(0, |p| varint(zigzag32(p)))
+            + opt_bytes(self.key)
+            + opt_bytes(self.value)
+            + varint(self.headers.len() as u64)
+            + self
+                .headers
+                .iter()
+                .map(|h| bytes(h.name.as_bytes()) + opt_bytes(h.value))
+                .sum::<usize>()
+            + 1
+            + self.timestamp.map_or(0, |t| varint(zigzag64(t)))
     }
 }
 
@@ -309,6 +350,50 @@ mod tests {
         assert_eq!(Record::decode(&buf[..n]).unwrap(), record);
         assert_eq!(Record::decode(&buf[..n - 1]), Err(CodecError::Malformed));
         assert_eq!(record.encode(&mut buf[..4]), Err(CodecError::BufferTooSmall));
+    }
+
+    #[test]
+    fn encoded_len_is_what_encode_writes() {
+        let mut big = [0u8; 300];
+        big[299] = 1;
+        let mut message = Message::new("topic", &big[..200])
+            .with_key(b"k")
+            .with_partition(i32::MIN)
+            .with_timestamp(i64::MAX);
+        message.push_header("h", &big[..130]).unwrap();
+        message
+            .headers
+            .push(Header {
+                name: "n",
+                value: None,
+            })
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        for id in [
+            MessageId { journal: 0, seq: 0 },
+            MessageId {
+                journal: 127,
+                seq: 128,
+            },
+            MessageId {
+                journal: u64::MAX,
+                seq: 1 << 35,
+            },
+        ] {
+            for m in [
+                message.clone(),
+                Message::tombstone("", b""),
+                Message::new("t", &big),
+            ] {
+                let n = Record {
+                    id,
+                    message: m.clone(),
+                }
+                .encode(&mut buf)
+                .unwrap();
+                assert_eq!(m.encoded_len(id), n, "{m:?} under {id:?}");
+            }
+        }
     }
 
     #[test]

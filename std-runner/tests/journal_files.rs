@@ -291,7 +291,7 @@ fn a_second_opener_is_told_which_pid_holds_the_journal() {
         OpenError::Storage(OpenStorageError::Locked { .. })
     ));
     // The transport is handed back.
-    let _transport: Box<dyn steadfast::core::Transport + Send> = failed.transport;
+    let _transport: Box<dyn steadfast::core::Transport + Send> = failed.into_transport();
 }
 
 #[cfg(unix)]

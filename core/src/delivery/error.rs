@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::journal::recovery::RecoverError;
-use crate::message::Message;
+use crate::message::{InvalidMessage, Message};
 use crate::storage::{StorageError, StorageErrorKind};
 
 /// Why `send` refused a message. The message is handed back in [`SendError`].
@@ -17,9 +17,13 @@ pub enum SendErrorKind {
         /// Bytes in use.
         used: u64,
     },
+    /// The message breaks a rule the broker would refuse it for (topic
+    /// name, partition, header names); nothing was journaled.
+    Invalid(InvalidMessage),
     /// The message can never fit; `limit` is the largest entry allowed.
     TooLarge {
-        /// Encoded size of the message with framing.
+        /// Bytes the message's journal entry would take: the encoded
+        /// record plus the frame's header and padding.
         size: usize,
         /// The limit it exceeded.
         limit: usize,
@@ -40,9 +44,10 @@ impl fmt::Display for SendErrorKind {
                 f,
                 "journal full: {used} of {budget} budget bytes in use; wait for deliveries or raise the budget"
             ),
+            SendErrorKind::Invalid(why) => write!(f, "invalid message: {why}"),
             SendErrorKind::TooLarge { size, limit } => write!(
                 f,
-                "message too large: {size} bytes encoded, the limit is {limit} (max entry / segment size)"
+                "message too large: its journal entry would be {size} bytes, the limit is {limit} (max entry / segment size)"
             ),
             SendErrorKind::NoSpace => {
                 f.write_str("no space left on the journal's disk; nothing journaled was lost")

@@ -357,7 +357,9 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
 
     /// Journals `message`. Returns its seq once appended; with
     /// [`SyncPolicy::Always`](crate::SyncPolicy::Always) it is durable only once [`is_synced`](Self::is_synced).
-    /// A refused message is handed back in the error.
+    /// A refused message is handed back in the error: among others one that
+    /// breaks a rule the broker would refuse it for
+    /// ([`Message::validate`], [`SendErrorKind::Invalid`]).
     ///
     /// When the budget or the disk is full and every message of the
     /// current segment is done, that segment is sealed and deleted first
@@ -377,6 +379,12 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     /// [`send`](Self::send) without reclaiming the current segment.
     fn append_message<'a>(&mut self, now: Millis, message: Message<'a>) -> Result<Seq, SendError<'a>> {
         let _ = now;
+        if let Err(why) = message.validate() {
+            return Err(SendError {
+                kind: SendErrorKind::Invalid(why),
+                message,
+            });
+        }
         let lane = lane_of(&message, LANES);
         let max_entry = self.config.max_entry;
         let (write, spare, _) = areas(self.buf.as_mut(), max_entry, self.manifest_len);
@@ -397,7 +405,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             crate::message::encode_record(id, message, payload)
         };
         let Ok(mut n) = encode(id, &message, write) else {
-            let size = message.data_len() + FRAME_HEADER_LEN;
+            let size = crate::journal::format::frame_len(message.encoded_len(id));
             return Err(SendError {
                 kind: SendErrorKind::TooLarge {
                     size,

@@ -25,6 +25,7 @@ pub struct Builder {
     config: Config,
     poll_interval: Duration,
     linger: Duration,
+    stamp: bool,
     on_delivery: Option<Box<super::driver::DeliveryFn>>,
 }
 
@@ -45,6 +46,7 @@ impl Builder {
             config: Config::default(),
             poll_interval: Duration::from_millis(10),
             linger: Duration::from_millis(1),
+            stamp: true,
             on_delivery: None,
         }
     }
@@ -124,9 +126,25 @@ impl Builder {
 
     /// Longest the driver waits on the transport in one round while records
     /// are in flight (new messages for idle lanes wait at most this long).
+    /// Default 10 ms. Values below 1 ms, zero included, are raised to
+    /// 1 ms: a driver that never waits would keep a core busy while the
+    /// producer is idle.
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
+        self.poll_interval = interval.max(MIN_POLL_INTERVAL);
+        self
+    }
+
+    /// Whether a message sent without a timestamp is stamped with the
+    /// time `send` was called (wall clock, milliseconds since the Unix
+    /// epoch). Default: on, so that a message sent during an outage
+    /// carries when it happened, not when it reached the broker hours
+    /// later. A message with its own timestamp always keeps it. Off, a
+    /// message without one reaches the broker without one (the broker or
+    /// the topic's `message.timestamp.type` decides).
+    #[must_use]
+    pub fn stamp_timestamps(mut self, stamp: bool) -> Self {
+        self.stamp = stamp;
         self
     }
 
@@ -141,8 +159,20 @@ impl Builder {
 
     /// Called with every confirmation and dead letter, including those of
     /// messages recovered from a previous run. It runs on the driver (the
-    /// background thread, or inside `poll`) holding no producer lock; it
-    /// must not call blocking producer methods.
+    /// background thread, or inside `poll`) holding no producer lock, and
+    /// delivery waits while it runs: keep it short.
+    ///
+    /// It may call the producer (through an `Arc` or a channel): `try_send`,
+    /// `stats`, the dead-letter methods, and `send` while there is room. A
+    /// call that would wait for deliveries cannot end there, and returns an
+    /// error instead of waiting: `send` on a full journal
+    /// ([`Refusal::InDeliveryCallback`](crate::Refusal::InDeliveryCallback)),
+    /// `flush` ([`FlushError::InDeliveryCallback`](crate::FlushError::InDeliveryCallback)),
+    /// `close` (closes without waiting,
+    /// [`CloseError::InDeliveryCallback`](crate::CloseError::InDeliveryCallback)).
+    /// `poll` there runs nothing. Dropping the producer there closes it
+    /// without waiting. A panic in the callback is caught and noted in
+    /// [`Stats::last_error`](crate::Stats::last_error).
     #[must_use]
     pub fn on_delivery(mut self, callback: impl FnMut(&Delivery) + Send + 'static) -> Self {
         self.on_delivery = Some(Box::new(callback));
@@ -150,14 +180,22 @@ impl Builder {
     }
 
     /// Opens the journal and starts a background thread that drives
-    /// delivery. On failure the transport is handed back.
+    /// delivery: what most programs want. On failure the transport is
+    /// handed back ([`OpenFailed::into_transport`]).
+    ///
+    /// Compare [`open`](Self::open), which starts no thread and delivers
+    /// only while the caller runs [`Producer::poll`].
     pub fn spawn(self, transport: impl Transport + Send + 'static) -> Result<Producer, OpenFailed> {
         self.start(Box::new(transport), true)
     }
 
-    /// Opens the journal for a caller-driven loop: nothing is delivered
-    /// unless [`Producer::poll`] is called (or a blocking call drives it).
-    /// For platforms without threads (WASI preview 1).
+    /// Opens the journal for a **caller-driven** loop, starting no thread:
+    /// **nothing is delivered unless the program calls [`Producer::poll`]**
+    /// (or a blocking call, `flush` or a `send` waiting for room, drives
+    /// it). Messages sent and never polled stay safe in the journal, and
+    /// are delivered by a later `poll` or after the next start. For
+    /// platforms without threads (WASI preview 1); everywhere else use
+    /// [`spawn`](Self::spawn).
     ///
     /// On WebAssembly without threads the journal is opened on the calling
     /// thread's stack (see `OPEN_STACK`), and wasm-ld's default 1 MiB stack
@@ -171,10 +209,7 @@ impl Builder {
         let mut storage = match FileStorage::open(&self.dir) {
             Ok(s) => s,
             Err(e) => {
-                return Err(OpenFailed {
-                    transport,
-                    error: OpenError::Storage(e),
-                });
+                return Err(OpenFailed::new(transport, OpenError::Storage(e)));
             }
         };
         let policy = self.config.sync;
@@ -188,10 +223,7 @@ impl Builder {
                 minimum,
                 max_entry: config.max_entry,
             };
-            return Err(OpenFailed {
-                transport,
-                error: OpenError::Journal(Box::new(error)),
-            });
+            return Err(OpenFailed::new(transport, OpenError::Journal(Box::new(error))));
         }
         config.budget -= FILES_OUTSIDE_SEGMENTS;
         storage.preallocate_segments(Core::segment_size(&config));
@@ -213,7 +245,7 @@ impl Builder {
         let now = clock::millis();
         let (core, report) = match open_core(storage, buffer, config, now) {
             Ok(ok) => ok,
-            Err(error) => return Err(OpenFailed { transport, error }),
+            Err(error) => return Err(OpenFailed::new(transport, error)),
         };
         let synced = core.stats().synced_seq;
         let driver = Driver {
@@ -249,6 +281,7 @@ impl Builder {
             report,
             max_entry: config.max_entry,
             confirm_interval: config.confirm_interval,
+            stamp: self.stamp,
         })
     }
 }
@@ -256,6 +289,10 @@ impl Builder {
 /// Bytes of the journal's files that are not segments: the ballast and
 /// the two meta slots.
 pub(crate) const FILES_OUTSIDE_SEGMENTS: u64 = BALLAST_LEN + 2 * steadfast_core::META_SLOT_LEN as u64;
+
+/// The shortest [`Builder::poll_interval`]: a round that never waits on
+/// the transport would spin.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Stack for opening the core: the core keeps its indexes inline (no
 /// allocator), so `Core` is about 240 KB and recovery moves several such

@@ -10,6 +10,7 @@ use steadfast_core::{EntryView, JournalError, MessageId, Seq, SyncPolicy};
 use super::dead_letters::{self, DeadLetter};
 use super::driver::PollStatus;
 use super::error::{DeadLetterError, FlushError, OpenError, OpenFailed};
+use super::reentrancy;
 use super::state::{Shared, lock};
 use super::stats::Stats;
 use super::{Producer, ROOM_POLL};
@@ -21,11 +22,19 @@ use crate::transport::HoldTransport;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CloseReport {
-    /// True if everything sent was confirmed or dead-lettered before closing.
+    /// True if everything sent was confirmed or dead-lettered, and the
+    /// delivery callback had returned for all of it, before closing:
+    /// `pending` and `callbacks_pending` are 0.
     pub flushed: bool,
     /// Messages still unconfirmed: they stay in the journal and are sent
     /// after the next start.
     pub pending: u64,
+    /// Deliveries (confirmations, dead letters) of the driver's last round
+    /// whose delivery callback had not all returned when the deadline came.
+    /// Their messages are settled; `close` did not wait past its deadline
+    /// for the callback, which finishes them on the driver thread (that
+    /// thread then ends on its own).
+    pub callbacks_pending: u64,
     /// Dead letters waiting for a decision.
     pub dead_letters: u64,
     /// Bytes the journal occupies.
@@ -45,6 +54,15 @@ pub enum CloseError {
         /// What was left.
         report: CloseReport,
     },
+    /// `close` (or `close_deadline`) was called from this producer's own
+    /// delivery callback. The journal is closed, but without waiting for
+    /// deliveries (they run after the callback returns): what is
+    /// unconfirmed stays journaled for the next start. To wait for
+    /// deliveries, close from another thread.
+    InDeliveryCallback {
+        /// What was left.
+        report: CloseReport,
+    },
 }
 
 impl fmt::Display for CloseError {
@@ -53,6 +71,13 @@ impl fmt::Display for CloseError {
             CloseError::FailedClosed { reason, report } => write!(
                 f,
                 "closed a journal that had failed ({reason}); {} messages stay journaled for the next start",
+                report.pending
+            ),
+            CloseError::InDeliveryCallback { report } => write!(
+                f,
+                "close was called from the producer's own delivery callback, where it cannot wait for \
+                 deliveries: the journal was closed without waiting and {} messages stay journaled for the \
+                 next start; close from another thread to wait for them",
                 report.pending
             ),
         }
@@ -88,9 +113,11 @@ impl Producer {
     /// preview 1) delivers: call it in your own loop, sleeping (or doing
     /// other work) for up to `PollStatus::next` between calls. With a
     /// background thread ([`Builder::spawn`](super::Builder::spawn)) it
-    /// runs nothing and only reports.
+    /// runs nothing and only reports; so it does when called from this
+    /// producer's own delivery callback (the round that runs the callback
+    /// is still going on).
     pub fn poll(&self, timeout: Duration) -> PollStatus {
-        if self.shared.threaded {
+        if self.shared.threaded || reentrancy::in_callback(&*self.shared) {
             let g = self.shared.lock();
             return match g.core.as_ref() {
                 Some(core) => PollStatus {
@@ -109,7 +136,10 @@ impl Producer {
     }
 
     /// Waits, as long as it takes, until every message sent so far (and
-    /// every one recovered at start-up) is confirmed or dead-lettered.
+    /// every one recovered at start-up) is confirmed or dead-lettered, and
+    /// the delivery callback has seen it. From inside this producer's own
+    /// delivery callback it fails at once with
+    /// [`FlushError::InDeliveryCallback`] (it could never end there).
     pub fn flush(&self) -> Result<(), FlushError> {
         self.flush_until(None)
     }
@@ -125,6 +155,9 @@ impl Producer {
     }
 
     fn flush_until(&self, deadline: Option<Instant>) -> Result<(), FlushError> {
+        if reentrancy::in_callback(&*self.shared) {
+            return Err(FlushError::InDeliveryCallback);
+        }
         let mut g = self.shared.lock();
         loop {
             if let Some(reason) = &g.failed {
@@ -152,6 +185,20 @@ impl Producer {
     /// Waits up to `timeout` for everything to be delivered, then stops the
     /// driver and closes the journal. Nothing unconfirmed is forgotten: it
     /// stays journaled and is sent after the next start.
+    ///
+    /// It returns about `timeout` after it was called at the latest (plus
+    /// at most 50 ms for the driver thread to end, and the time to journal
+    /// and fsync the last confirmations): a delivery
+    /// callback or a transport call still running at the deadline is not
+    /// waited for (the driver thread ends on its own once it returns, and
+    /// [`CloseReport::callbacks_pending`] counts the deliveries its callback
+    /// had not finished). `Ok` means the journal was closed cleanly;
+    /// whether everything was delivered is [`CloseReport::flushed`].
+    ///
+    /// Called from this producer's own delivery callback, it closes the
+    /// journal without waiting and returns
+    /// [`CloseError::InDeliveryCallback`]; dropping the producer there is
+    /// also safe (neither joins the thread it runs on).
     pub fn close(self, timeout: Duration) -> Result<CloseReport, CloseError> {
         self.close_until(clock::deadline_after(timeout))
     }
@@ -162,17 +209,19 @@ impl Producer {
     }
 
     fn close_until(mut self, deadline: Option<Instant>) -> Result<CloseReport, CloseError> {
-        let flushed = self.flush_until(deadline).is_ok();
-        let (mut report, failed) = self.shutdown();
-        report.flushed = flushed && report.pending == 0;
-        match failed {
-            Some(reason) => Err(CloseError::FailedClosed { reason, report }),
-            None => Ok(report),
+        let flush = self.flush_until(deadline);
+        let (mut report, failed) = self.shutdown(deadline);
+        report.flushed = flush.is_ok() && report.pending == 0 && report.callbacks_pending == 0;
+        match (failed, flush) {
+            (Some(reason), _) => Err(CloseError::FailedClosed { reason, report }),
+            (None, Err(FlushError::InDeliveryCallback)) => Err(CloseError::InDeliveryCallback { report }),
+            (None, _) => Ok(report),
         }
     }
 
-    /// Stops the driver and closes the journal (what `close` and `Drop` share).
-    fn shutdown(&mut self) -> (CloseReport, Option<String>) {
+    /// Stops the driver and closes the journal (what `close` and `Drop`
+    /// share), waiting for the driver thread until `deadline` at most.
+    fn shutdown(&mut self, deadline: Option<Instant>) -> (CloseReport, Option<String>) {
         {
             let mut g = self.shared.lock();
             g.stopping = true;
@@ -184,7 +233,7 @@ impl Producer {
             }
         }
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            reentrancy::end_thread(thread, deadline);
         }
         let mut g = self.shared.lock();
         let mut report = CloseReport::default();
@@ -199,6 +248,7 @@ impl Producer {
             }
             let stats = core.stats();
             report.pending = stats.pending;
+            report.callbacks_pending = g.unreported as u64;
             report.dead_letters = stats.dead_letters;
             report.journal_bytes = stats.journal_bytes;
             // Journals the last confirmations, syncs, writes the high-water mark.
@@ -221,7 +271,7 @@ impl Producer {
             &mut lock(&shared.driver).transport,
             Box::new(HoldTransport::default()),
         );
-        OpenFailed { transport, error }
+        OpenFailed::new(transport, error)
     }
 
     /// Counters and gauges.
@@ -231,6 +281,8 @@ impl Producer {
             fsync: g.fsync,
             failed: g.failed.clone(),
             last_error: g.last_error.clone(),
+            transport_failures: g.transport.failures,
+            last_transport_error: g.transport.last.clone(),
             ..Stats::default()
         };
         if let Some(core) = g.core.as_ref() {
@@ -357,7 +409,7 @@ impl Drop for Producer {
     fn drop(&mut self) {
         let open = self.thread.is_some() || self.shared.lock().core.is_some();
         if open {
-            let _ = self.shutdown();
+            let _ = self.shutdown(None);
         }
     }
 }

@@ -25,7 +25,9 @@ use steadfast_core::{
     Transport,
 };
 
+use super::reentrancy;
 use super::state::Shared;
+use super::stats::note_outcomes;
 use crate::clock;
 
 /// The user's delivery callback.
@@ -151,6 +153,7 @@ impl Shared {
         let Some(core) = state.core.as_mut() else {
             return stopped();
         };
+        note_outcomes(&mut state.transport, &mut state.last_error, &d.outcomes);
         for (seq, outcome) in d.outcomes.drain(..) {
             core.handle_outcome(now, seq, outcome);
         }
@@ -195,6 +198,7 @@ impl Shared {
         let deliveries = d.deliveries.len();
         if deliveries > 0 {
             let mut panicked = false;
+            let in_callback = reentrancy::enter(self);
             if let Some(callback) = d.on_delivery.as_mut() {
                 for delivery in &d.deliveries {
                     // A panicking callback must not stop delivery for good.
@@ -203,6 +207,7 @@ impl Shared {
                 }
             }
             d.deliveries.clear();
+            drop(in_callback);
             let mut g = self.lock();
             g.unreported = g.unreported.saturating_sub(deliveries);
             if panicked {

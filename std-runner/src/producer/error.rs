@@ -9,7 +9,9 @@
 
 use std::fmt;
 
-use steadfast_core::{JournalError, MessageId, RecoverError, StorageErrorKind};
+use std::sync::{Mutex, PoisonError};
+
+use steadfast_core::{InvalidMessage, JournalError, MessageId, RecoverError, StorageErrorKind, Transport};
 
 use super::message::OwnedMessage;
 use crate::storage::{FileError, OpenStorageError};
@@ -47,11 +49,17 @@ impl fmt::Display for FullCause {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// Encoded, it is larger than the largest journal entry.
+    /// It breaks a rule the broker would refuse it for, later, as a dead
+    /// letter: the topic name, a negative partition, a header name (see
+    /// [`InvalidMessage`] for each rule). Nothing was journaled.
+    Invalid(InvalidMessage),
+    /// Its journal entry (the encoded record with its frame) would be
+    /// larger than the largest entry the journal takes.
     TooLarge {
-        /// Its size.
+        /// Bytes the entry would take.
         size: usize,
-        /// The limit (`Config::max_entry`).
+        /// The limit: `Config::max_entry`, or less when the journal's
+        /// budget (less what it keeps for bookkeeping) is smaller.
         limit: usize,
     },
     /// More headers than a message may carry.
@@ -63,6 +71,13 @@ pub enum Refusal {
     },
     /// The producer was closed.
     Closed,
+    /// A call that waits for room (`send`, `send_timeout`, `send_batch`, ...)
+    /// found the journal full while running inside this producer's own
+    /// delivery callback. Room is freed only by deliveries, and deliveries
+    /// wait for the callback to return, so waiting would never end. Use
+    /// `try_send` in the callback (and keep what it hands back), or send
+    /// from another thread.
+    InDeliveryCallback,
     /// A failed fsync closed the journal; restart the producer to recover
     /// from what is on disk.
     FailedClosed {
@@ -76,14 +91,21 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Refusal::Invalid(why) => write!(f, "invalid message: {why}"),
             Refusal::TooLarge { size, limit } => write!(
                 f,
-                "message too large: {size} bytes encoded, the journal's limit is {limit} (max_entry)"
+                "message too large: its journal entry would be {size} bytes (encoded record and frame), \
+                 the journal's limit is {limit} (Config::max_entry, or the budget if smaller)"
             ),
             Refusal::TooManyHeaders { count, limit } => {
                 write!(f, "message has {count} headers; at most {limit} are allowed")
             }
             Refusal::Closed => f.write_str("the producer is closed"),
+            Refusal::InDeliveryCallback => f.write_str(
+                "the journal is full and this call was made from the producer's own delivery callback, \
+                 where waiting for room would never end (room is freed by deliveries, which wait for the \
+                 callback): use try_send in the callback, or send from another thread",
+            ),
             Refusal::FailedClosed { reason } => write!(
                 f,
                 "the journal failed closed after an I/O error ({reason}); restart the producer to recover from disk"
@@ -188,12 +210,22 @@ pub enum BatchStop {
 
 /// A batch send that stopped part-way. The `accepted` messages are durable
 /// at the configured level, exactly as if the call had succeeded for them;
-/// `rest` were not journaled and are handed back in order.
+/// `rest` are handed back in order.
+///
+/// When the batch stopped because there was no room or a message was
+/// refused ([`BatchStop::Full`], most [`BatchStop::Refused`]), nothing in
+/// `rest` was journaled: send it again as it is. When the journal failed
+/// closed during the call (`BatchStop::Refused(Refusal::FailedClosed)` or
+/// `Refusal::Storage`), durability of the whole batch is unknown:
+/// `accepted` is empty and `rest` holds every message of the batch, some
+/// of which may be on disk and be delivered after a restart (re-sending
+/// them can duplicate, never lose).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchError {
     /// Ids of the messages that were accepted, in order.
     pub accepted: Vec<MessageId>,
-    /// The messages not accepted, in order, starting with the one that stopped it.
+    /// The messages not accepted, in order, starting with the one that
+    /// stopped it (the whole batch if the journal failed closed).
     pub rest: Vec<OwnedMessage>,
     /// Why it stopped.
     pub stop: BatchStop,
@@ -228,6 +260,10 @@ pub enum FlushError {
     },
     /// The producer was closed.
     Closed,
+    /// Called from this producer's own delivery callback: the deliveries it
+    /// would wait for run after the callback returns, so it would never
+    /// end. Flush from another thread.
+    InDeliveryCallback,
     /// The journal failed closed; restart to recover from disk.
     FailedClosed {
         /// What failed.
@@ -243,6 +279,10 @@ impl fmt::Display for FlushError {
                 "flush deadline passed with {pending} messages unconfirmed; they stay journaled and will be delivered later"
             ),
             FlushError::Closed => f.write_str("the producer is closed"),
+            FlushError::InDeliveryCallback => f.write_str(
+                "flush was called from the producer's own delivery callback, where it could never end \
+                 (the deliveries it waits for run after the callback returns): flush from another thread",
+            ),
             FlushError::FailedClosed { reason } => write!(
                 f,
                 "the journal failed closed ({reason}); restart the producer to recover from disk"
@@ -334,12 +374,32 @@ impl OpenError {
     }
 }
 
-/// A failed open, handing back the transport it was given.
+/// A failed open, handing back the transport it was given
+/// ([`into_transport`](Self::into_transport)).
+///
+/// It is `Send + Sync` (the transport is kept behind a mutex it never
+/// needs), so `?` converts it into `Box<dyn Error + Send + Sync>` or
+/// `anyhow::Error`.
 pub struct OpenFailed {
-    /// The transport, unused.
-    pub transport: Box<dyn steadfast_core::Transport + Send>,
+    transport: Mutex<Box<dyn Transport + Send>>,
     /// Why.
     pub error: OpenError,
+}
+
+impl OpenFailed {
+    pub(crate) fn new(transport: Box<dyn Transport + Send>, error: OpenError) -> Self {
+        OpenFailed {
+            transport: Mutex::new(transport),
+            error,
+        }
+    }
+
+    /// The transport, unused, to try again with.
+    pub fn into_transport(self) -> Box<dyn Transport + Send> {
+        self.transport
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl fmt::Debug for OpenFailed {

@@ -15,6 +15,16 @@ use steadfast_core::{MAX_HEADERS, Message};
 /// `value: None` is a tombstone; `partition: None` lets the transport's
 /// partitioner choose (by key when there is one). Order is kept per
 /// partition, and so per key.
+///
+/// `send` refuses, handing the message back, what a broker would refuse
+/// later (see [`InvalidMessage`](steadfast_core::InvalidMessage)): a topic
+/// name that is empty, longer than 249 bytes, `.` or `..`, or has other
+/// characters than ASCII letters, digits, `.`, `_` and `-`; a negative
+/// partition; more than [`MAX_MESSAGE_HEADERS`] (16) headers; a header name
+/// that is empty, longer than
+/// [`MAX_HEADER_NAME_LEN`](steadfast_core::MAX_HEADER_NAME_LEN) (256) bytes,
+/// or `steadfast-id` in any letter case (steadfast adds that header to
+/// every record: it carries the message id).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OwnedMessage {
     /// Destination topic (a `&'static str` costs no allocation).
@@ -27,7 +37,10 @@ pub struct OwnedMessage {
     pub value: Option<Vec<u8>>,
     /// Record headers (at most [`MAX_HEADERS`]); a `None` value is a null header.
     pub headers: Vec<(String, Option<Vec<u8>>)>,
-    /// Timestamp in milliseconds since the Unix epoch.
+    /// Timestamp in milliseconds since the Unix epoch. `None`: the producer
+    /// stamps the time `send` was called (unless
+    /// [`Builder::stamp_timestamps`](crate::Builder::stamp_timestamps) is
+    /// off, in which case the broker stamps its own time of arrival).
     pub timestamp: Option<i64>,
 }
 
@@ -132,3 +145,12 @@ impl OwnedMessage {
 
 /// The most headers a message may carry.
 pub const MAX_MESSAGE_HEADERS: usize = MAX_HEADERS;
+
+/// Gives `view` the send time `at` (unix milliseconds) if it has no
+/// timestamp of its own. Only the journaled view is stamped: a message
+/// handed back in an error is untouched.
+pub(crate) fn stamp(view: &mut Message<'_>, at: Option<i64>) {
+    if view.timestamp.is_none() {
+        view.timestamp = at;
+    }
+}

@@ -1,7 +1,7 @@
 //! [`Producer`]: the blocking, thread-safe API over the core.
 //!
 //! The handle is `Send + Sync`; share it (`&Producer`, `Arc<Producer>`)
-//! between threads that send. Sends come as `try_` (never waits), plain
+//! between threads that send. Sends come as `try_` (never waits for room), plain
 //! (waits for room as long as it takes), `_timeout` and `_deadline` (waits
 //! for room until then), for one message or a batch. Every successful send
 //! returns only once the message is durable at the configured
@@ -15,6 +15,7 @@ mod dead_letters;
 mod driver;
 mod error;
 mod message;
+mod reentrancy;
 mod state;
 mod stats;
 
@@ -58,6 +59,8 @@ pub struct Producer {
     max_entry: usize,
     /// The core's `confirm_interval` (close runs the timers it waits for).
     confirm_interval: Millis,
+    /// Messages without a timestamp get the send time.
+    stamp: bool,
 }
 
 impl std::fmt::Debug for Producer {
@@ -78,12 +81,27 @@ impl Producer {
 
     /// Journals `message`, waiting for room as long as it takes; returns its
     /// id once it is durable at the configured level.
+    ///
+    /// A message that breaks a rule the broker would refuse it for (topic
+    /// name, partition, header names: [`Refusal::Invalid`]), that is too
+    /// large, or that has more than [`MAX_MESSAGE_HEADERS`] headers is
+    /// handed back at once. A message without a timestamp is stamped with
+    /// the time of this call (see [`Builder::stamp_timestamps`]); the
+    /// message handed back in an error is untouched.
+    ///
+    /// From inside this producer's own delivery callback it cannot wait
+    /// for room: a full journal there is [`Refusal::InDeliveryCallback`].
     pub fn send(&self, message: OwnedMessage) -> Result<MessageId, SendError> {
         self.send_one(message, Wait::Until(None))
             .map_err(|(message, stop)| match stop {
                 BatchStop::Refused(refusal) => SendError { message, refusal },
-                // Unreachable without a deadline; reported as a refusal
-                // rather than a panic.
+                // Waiting for room ends only inside the delivery callback.
+                BatchStop::Full(_) if reentrancy::in_callback(&*self.shared) => SendError {
+                    message,
+                    refusal: Refusal::InDeliveryCallback,
+                },
+                // Unreachable otherwise; reported as a refusal rather than
+                // a panic.
                 BatchStop::Full(cause) => SendError {
                     message,
                     refusal: Refusal::Storage(match cause {
@@ -95,8 +113,16 @@ impl Producer {
     }
 
     /// Journals `message` if there is room right now; otherwise hands it
-    /// back in [`TrySendError::Full`]. Still waits for the fsync under
-    /// `SyncPolicy::Always`.
+    /// back in [`TrySendError::Full`]. "Try" is about room only: like every
+    /// send it returns once the message is durable at the configured
+    /// level, so under `SyncPolicy::Always` (the default) it still waits
+    /// for the fsync that covers it (shared with other senders; typically
+    /// a millisecond or a few on an SSD). A sender that must never wait for
+    /// the disk uses `SyncPolicy::Interval` or `Never`, and accepts what
+    /// those levels may lose to a power cut (see the crate docs).
+    ///
+    /// It is the send to use inside the delivery callback: it never waits
+    /// for deliveries.
     pub fn try_send(&self, message: OwnedMessage) -> Result<MessageId, TrySendError> {
         self.send_one(message, Wait::No)
             .map_err(|(message, stop)| match stop {
@@ -105,7 +131,9 @@ impl Producer {
             })
     }
 
-    /// Like [`send`](Self::send), but waits for room at most `timeout`.
+    /// Like [`send`](Self::send), but waits for room at most `timeout`
+    /// (inside the delivery callback: not at all, see
+    /// [`Refusal::InDeliveryCallback`]).
     pub fn send_timeout(
         &self,
         message: OwnedMessage,
@@ -130,14 +158,21 @@ impl Producer {
     ) -> Result<MessageId, SendTimeoutError> {
         self.send_one(message, Wait::Until(deadline))
             .map_err(|(message, stop)| match stop {
+                BatchStop::Full(_) if reentrancy::in_callback(&*self.shared) => SendTimeoutError::Refused {
+                    message,
+                    refusal: Refusal::InDeliveryCallback,
+                },
                 BatchStop::Full(cause) => SendTimeoutError::Timeout { message, cause },
                 BatchStop::Refused(refusal) => SendTimeoutError::Refused { message, refusal },
             })
     }
 
     /// Journals every message, in order, and makes them all durable with
-    /// one fsync; waits for room as long as it takes. On a refusal the
-    /// accepted ones stay accepted and the rest are handed back.
+    /// one fsync; waits for room as long as it takes. Each message is
+    /// checked as [`send`](Self::send) checks it. On a refusal the accepted
+    /// ones stay accepted and the rest are handed back, not journaled (if
+    /// the journal fails closed meanwhile, see [`BatchError`]). Messages
+    /// without a timestamp all get the time of this call.
     pub fn send_batch(&self, messages: Vec<OwnedMessage>) -> Result<Vec<MessageId>, BatchError> {
         self.send_many(messages, Wait::Until(None))
     }
@@ -188,6 +223,7 @@ impl Producer {
             let refusal = too_many_headers(&message);
             return Err((message, BatchStop::Refused(refusal)));
         };
+        message::stamp(&mut view, self.stamp.then(clock::unix_millis));
         let mut g = self.shared.lock();
         let seq = loop {
             let (back, stop) = match self.append(&mut g, clock::millis(), view) {
@@ -229,11 +265,13 @@ impl Producer {
         let mut g = self.shared.lock();
         // One clock read per chunk: `now` only stamps lane-window entries.
         let mut now = clock::millis();
+        let stamp = self.stamp.then(clock::unix_millis);
         'messages: for (i, message) in messages.iter().enumerate() {
             let Some(mut view) = message.as_message() else {
                 stop = Some((i, BatchStop::Refused(too_many_headers(message))));
                 break;
             };
+            message::stamp(&mut view, stamp);
             loop {
                 match self.append(&mut g, now, view) {
                     Ok(seq) => {
@@ -248,7 +286,13 @@ impl Producer {
                         }
                         None => {
                             g = self.shared.lock();
-                            stop = Some((i, BatchStop::Full(cause)));
+                            let full = match wait {
+                                Wait::Until(_) if reentrancy::in_callback(&*self.shared) => {
+                                    BatchStop::Refused(Refusal::InDeliveryCallback)
+                                }
+                                _ => BatchStop::Full(cause),
+                            };
+                            stop = Some((i, full));
                             break 'messages;
                         }
                     },
@@ -360,6 +404,7 @@ impl Producer {
                     SendErrorKind::TooLarge { size, limit } => {
                         BatchStop::Refused(Refusal::TooLarge { size, limit })
                     }
+                    SendErrorKind::Invalid(why) => BatchStop::Refused(Refusal::Invalid(why)),
                     SendErrorKind::FailedClosed(kind) | SendErrorKind::Storage(kind) => match core.failed() {
                         Some(_) => {
                             let reason = core
@@ -384,6 +429,8 @@ impl Producer {
     fn wait_for_room<'a>(&'a self, g: MutexGuard<'a, State>, wait: Wait) -> Option<MutexGuard<'a, State>> {
         let deadline = match wait {
             Wait::No => return None,
+            // Room comes from deliveries, which wait for the callback.
+            Wait::Until(_) if reentrancy::in_callback(&*self.shared) => return None,
             Wait::Until(deadline) => deadline,
         };
         let limit = match deadline {

@@ -45,7 +45,7 @@ use steadfast_core::{Millis, Seq, SyncPolicy};
 
 use super::driver::Driver;
 use super::error::Refusal;
-use super::stats::FsyncStats;
+use super::stats::{FsyncStats, TransportStats};
 use crate::clock;
 use crate::storage::FileStorage;
 
@@ -123,6 +123,8 @@ pub(crate) struct State {
     pub fsync: FsyncStats,
     /// The last error the driver met that did not close the journal.
     pub last_error: Option<String>,
+    /// The transport's failures.
+    pub transport: TransportStats,
     /// Deliveries taken from the core whose callback has not run yet.
     pub unreported: usize,
 }
@@ -145,6 +147,7 @@ impl State {
             last_sync: now,
             fsync: FsyncStats::default(),
             last_error: None,
+            transport: TransportStats::default(),
             unreported: 0,
         }
     }

@@ -1,8 +1,10 @@
 //! What [`Producer::stats`](crate::Producer::stats) reports: the core's
 //! counters plus what only the runner can measure (fsync latency, age of
-//! the oldest unconfirmed message).
+//! the oldest unconfirmed message, the transport's failures).
 
 use std::time::Duration;
+
+use steadfast_core::{Failure, Outcome, Seq};
 
 /// Fsync latency, measured around every group-commit fsync.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,6 +37,40 @@ impl FsyncStats {
     }
 }
 
+/// The transport's failed attempts, as the driver saw them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TransportStats {
+    /// Failed outcomes reported, of any class.
+    pub failures: u64,
+    /// The most recent one.
+    pub last: Option<Failure>,
+}
+
+/// Counts the failures among one round's `outcomes`; if there were any,
+/// `last_error` becomes the latest, so that a transport failing for good
+/// (an unreachable broker, a full disk under a file transport) is visible
+/// in [`Stats::last_error`] and not only as a growing retry count.
+pub(crate) fn note_outcomes(
+    stats: &mut TransportStats,
+    last_error: &mut Option<String>,
+    outcomes: &[(Seq, Outcome)],
+) {
+    let before = stats.failures;
+    for (_, outcome) in outcomes {
+        if let Outcome::Failed(failure) = outcome {
+            stats.failures += 1;
+            if stats.last.as_ref() != Some(failure) {
+                stats.last = Some(failure.clone());
+            }
+        }
+    }
+    if stats.failures != before
+        && let Some(failure) = &stats.last
+    {
+        *last_error = Some(format!("transport: {failure}"));
+    }
+}
+
 /// A snapshot of the producer's counters and gauges.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -52,8 +88,13 @@ pub struct Stats {
     pub sent: u64,
     /// Messages confirmed by the broker since start.
     pub confirmed: u64,
-    /// Failed attempts that will be retried, since start.
+    /// Failed attempts that will be retried, since start (one per record
+    /// and attempt).
     pub retried: u64,
+    /// Failed outcomes the transport reported since start, of any class
+    /// (retriable, outcome unknown, unknown topic, terminal), one per record
+    /// and attempt.
+    pub transport_failures: u64,
     /// Messages moved to the dead-letter area since start.
     pub dead_lettered: u64,
     /// Dead letters waiting for a decision (discard or redrive).
@@ -70,6 +111,15 @@ pub struct Stats {
     pub fsync: FsyncStats,
     /// Why the journal failed closed, if it did.
     pub failed: Option<String>,
-    /// The last error the driver met that did not close the journal.
+    /// The last error the driver met that did not close the journal: a
+    /// journal error, a failed delivery (`"transport: ..."`, see
+    /// [`last_transport_error`](Self::last_transport_error)) or a panic of
+    /// the delivery callback. It stays set after the cause went away; watch
+    /// the counters to see whether it recurs.
     pub last_error: Option<String>,
+    /// The most recent failure the transport reported (its class, code and
+    /// reason), and with it [`transport_failures`](Self::transport_failures)
+    /// and [`retried`](Self::retried): a transport failing for good shows
+    /// here while the messages wait, safe, in the journal.
+    pub last_transport_error: Option<Failure>,
 }
