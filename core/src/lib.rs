@@ -146,5 +146,7 @@ pub use message::{
     CodecError, Header, MAX_HEADERS, MESSAGE_ID_HEADER, MESSAGE_ID_LEN, Message, MessageId, Record, Seq,
 };
 pub use retry::{Jitter, RetryPolicy};
-pub use storage::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageError, StorageErrorKind};
+pub use storage::{
+    ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageError, StorageErrorKind, SyncRequest,
+};
 pub use transport::{Failure, FailureClass, Millis, Outcome, OutgoingRecord, REASON_LEN, Transport};

@@ -30,7 +30,7 @@ use format::{
 use reader::{ChunkReader, Read};
 
 use crate::message::Seq;
-use crate::storage::{SegmentId, Storage, StorageError, StorageErrorKind};
+use crate::storage::{SegmentId, Storage, StorageError, StorageErrorKind, SyncRequest};
 
 /// Where an entry sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,26 +150,33 @@ pub const fn manifest_frame_len(lanes: usize, segments: usize) -> usize {
 }
 
 /// The journal's write side and index. Owned by [`Producer`](crate::Producer).
+///
+/// Its fields are private to the journal (recovery builds it); the
+/// delivery code goes through the methods below, so the journal keeps its
+/// own invariants (a watermark never moves back, what is synced never
+/// passes what is appended).
 pub(crate) struct Journal<S, const LANES: usize, const SEGS: usize> {
-    pub storage: S,
-    pub id: u64,
-    pub lanes_on_disk: u16,
-    pub segments: heapless::Vec<SegmentInfo<LANES>, SEGS>,
-    pub next_seq: Seq,
-    pub last_crc: u32,
-    pub synced_seq: Seq,
-    pub meta_generation: u64,
-    pub meta_durable: Seq,
-    pub reserved_seq: Seq,
+    storage: S,
+    id: u64,
+    lanes_on_disk: u16,
+    segments: heapless::Vec<SegmentInfo<LANES>, SEGS>,
+    next_seq: Seq,
+    last_crc: u32,
+    /// Every entry up to here is durable: the one record of durability
+    /// (raised by [`Journal::synced`], never by the storage).
+    synced_seq: Seq,
+    meta_generation: u64,
+    meta_durable: Seq,
+    reserved_seq: Seq,
     /// Per-lane watermark: every message of the lane up to it is done.
-    pub marks: [Seq; LANES],
-    pub marks_dirty: bool,
-    pub bytes: u64,
-    pub failed: Option<StorageErrorKind>,
-    pub limits: JournalLimits,
-    pub reader: ChunkReader,
+    marks: [Seq; LANES],
+    marks_dirty: bool,
+    bytes: u64,
+    failed: Option<StorageErrorKind>,
+    limits: JournalLimits,
+    reader: ChunkReader,
     /// The current segment's manifest could not be written yet.
-    pub manifest_owed: bool,
+    manifest_owed: bool,
 }
 
 impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> {
@@ -310,27 +317,46 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         Ok(())
     }
 
-    /// Makes everything appended so far durable.
+    /// The sync that would make everything appended so far durable, or
+    /// `None` if it is (or the journal failed closed). Only the newest
+    /// segment can hold unsynced entries: [`roll`](Self::roll) syncs a
+    /// segment before it starts the next one.
+    pub(crate) fn sync_request(&self) -> Option<SyncRequest> {
+        let appended = self.appended_seq();
+        if self.failed.is_some() || appended <= self.synced_seq {
+            return None;
+        }
+        let cur = self.segments.last()?;
+        Some(SyncRequest::new(cur.id, cur.len, appended))
+    }
+
+    /// Records the result of the sync `request` asked for: its entries are
+    /// durable, or (after an I/O error) the journal fails closed, as a
+    /// failed fsync may have dropped dirty pages.
+    pub(crate) fn synced(
+        &mut self,
+        request: SyncRequest,
+        result: Result<(), S::Error>,
+    ) -> Result<(), WriteError<S::Error>> {
+        debug_assert!(request.seq() <= self.appended_seq(), "a sync past the log's end");
+        if let Err(e) = result {
+            self.failed = Some(StorageErrorKind::FailedClosed);
+            return Err(WriteError::Storage(e));
+        }
+        self.check_open()?;
+        // Requests may be answered out of order (a later one ran first).
+        self.synced_seq = self.synced_seq.max(request.seq());
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable, with one `Storage::sync`.
     pub(crate) fn sync(&mut self) -> Result<(), WriteError<S::Error>> {
         self.check_open()?;
-        let appended = self.appended_seq();
-        if appended <= self.synced_seq {
-            return Ok(());
-        }
-        let Some(id) = self.segments.last().map(|s| s.id) else {
+        let Some(request) = self.sync_request() else {
             return Ok(());
         };
-        match self.storage.sync(id) {
-            Ok(()) => {
-                self.synced_seq = appended;
-                Ok(())
-            }
-            Err(e) => {
-                // A failed fsync may have dropped dirty pages: fail closed.
-                self.failed = Some(StorageErrorKind::FailedClosed);
-                Err(WriteError::Storage(e))
-            }
-        }
+        let result = self.storage.sync(request.segment());
+        self.synced(request, result)
     }
 
     /// Writes the meta slot: the high-water mark (what is synced now) and
@@ -487,9 +513,151 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
             .skim(&mut self.storage, cache, pos.segment, pos.offset)
     }
 
+    /// True if segment `id` is live.
+    pub(crate) fn has_segment(&self, id: SegmentId) -> bool {
+        self.segments.binary_search_by_key(&id, |s| s.id).is_ok()
+    }
+
     /// The segment after `id`, if any.
     pub(crate) fn next_segment(&self, id: SegmentId) -> Option<SegmentId> {
         self.segments.iter().map(|s| s.id).find(|s| *s > id)
+    }
+
+    /// The storage.
+    pub(crate) fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// The storage, mutably (reads that bypass the chunk cache, syncs).
+    pub(crate) fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
+    /// Gives the storage back (the journal is closed).
+    pub(crate) fn into_storage(self) -> S {
+        self.storage
+    }
+
+    /// The storage and the chunk reader, for reads outside the frame cache
+    /// of [`read`](Self::read) (scans that resynchronise after damage).
+    pub(crate) fn reader_parts(&mut self) -> (&mut ChunkReader, &mut S) {
+        (&mut self.reader, &mut self.storage)
+    }
+
+    /// The journal's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The seq the next entry gets.
+    pub(crate) fn next_seq(&self) -> Seq {
+        self.next_seq
+    }
+
+    /// Every entry up to this seq is durable.
+    pub(crate) fn synced_seq(&self) -> Seq {
+        self.synced_seq
+    }
+
+    /// True if entries were synced since the meta slot was last written.
+    pub(crate) fn meta_behind(&self) -> bool {
+        self.synced_seq > self.meta_durable
+    }
+
+    /// Bytes the journal occupies.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Sizes the journal works with.
+    pub(crate) fn limits(&self) -> JournalLimits {
+        self.limits
+    }
+
+    /// Why the journal failed closed, if it did.
+    pub(crate) fn failed(&self) -> Option<StorageErrorKind> {
+        self.failed
+    }
+
+    /// The current segment's manifest is still to be written.
+    pub(crate) fn manifest_owed(&self) -> bool {
+        self.manifest_owed
+    }
+
+    /// Live segments.
+    pub(crate) fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The ids of the live segments, oldest first.
+    pub(crate) fn segment_ids(&self) -> impl Iterator<Item = SegmentId> + '_ {
+        self.segments.iter().map(|s| s.id)
+    }
+
+    /// The newest live segment (where entries are appended).
+    pub(crate) fn current_segment(&self) -> Option<SegmentId> {
+        self.segments.last().map(|s| s.id)
+    }
+
+    /// The oldest live segment.
+    pub(crate) fn first_segment(&self) -> Option<SegmentId> {
+        self.segments.first().map(|s| s.id)
+    }
+
+    /// The current segment's length in bytes (`None` before the first).
+    pub(crate) fn current_len(&self) -> Option<u64> {
+        self.segments.last().map(|s| s.len)
+    }
+
+    /// Lane `lane`'s watermark (0 for a lane out of range).
+    pub(crate) fn mark(&self, lane: usize) -> Seq {
+        self.marks.get(lane).copied().unwrap_or(0)
+    }
+
+    /// Moves lane `lane`'s watermark forward to `seq` (to be journaled by
+    /// [`flush_marks`](Self::flush_marks)).
+    pub(crate) fn advance_mark(&mut self, lane: usize, seq: Seq) {
+        let Some(mark) = self.marks.get_mut(lane) else {
+            return;
+        };
+        debug_assert!(seq >= *mark, "lane {lane}'s watermark moves back: {mark} to {seq}");
+        debug_assert!(seq < self.next_seq, "lane {lane}'s watermark passes the log's end");
+        *mark = seq;
+        self.marks_dirty = true;
+    }
+
+    /// Asks for the watermarks to be journaled again (an entry that a
+    /// `Confirm` entry keeps alive was written).
+    pub(crate) fn touch_marks(&mut self) {
+        self.marks_dirty = true;
+    }
+
+    /// The segment holding dead letter `dl_seq`, if it holds a live one.
+    pub(crate) fn dead_letter_segment(&self, dl_seq: Seq) -> Option<SegmentId> {
+        self.segments
+            .iter()
+            .find(|s| s.contains(dl_seq) && s.dl_live > 0)
+            .map(|s| s.id)
+    }
+
+    /// Counts dead letter `dl_seq` resolved by the entry written into
+    /// segment `at`: that segment must outlive the dead letter's.
+    pub(crate) fn note_resolved(&mut self, dl_seq: Seq, at: SegmentId) {
+        let target = self.segments.iter_mut().find(|s| s.contains(dl_seq)).map(|s| {
+            s.dl_live = s.dl_live.saturating_sub(1);
+            s.id
+        });
+        if let Some(seg) = self.segments.iter_mut().find(|s| s.id == at) {
+            seg.resolve_pin = seg.resolve_pin.max(target);
+        }
+    }
+
+    /// Counts a dead letter written into segment `segment`.
+    pub(crate) fn note_dead_letter(&mut self, segment: SegmentId) {
+        if let Some(seg) = self.segments.iter_mut().find(|s| s.id == segment) {
+            seg.dl_live += 1;
+            seg.dl_written += 1;
+        }
     }
 }
 

@@ -273,7 +273,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         match self.dead_letter(lane, seq, &failure) {
             Ok(()) => {
                 let id = MessageId {
-                    journal: self.journal.id,
+                    journal: self.journal.id(),
                     seq,
                 };
                 // Cannot fail: checked `is_full` above.
@@ -317,10 +317,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             .journal
             .append(write, spare, n, EntryKind::DeadLetter, 0)
             .map_err(journal_error)?;
-        if let Some(seg) = self.journal.segments.iter_mut().find(|s| s.id == at.segment) {
-            seg.dl_live += 1;
-            seg.dl_written += 1;
-        }
+        self.journal.note_dead_letter(at.segment);
         self.set_state(lane, seq, SlotState::DeadLettered);
         self.stats.dead_lettered += 1;
         self.stats.dead_letters += 1;
@@ -338,7 +335,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 self.stats.pending = self.stats.pending.saturating_sub(1);
                 if slot.state == SlotState::Confirmed {
                     let id = MessageId {
-                        journal: self.journal.id,
+                        journal: self.journal.id(),
                         seq: slot.seq,
                     };
                     let (partition, offset) = (slot.partition, slot.offset);
@@ -351,8 +348,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             }
         }
         if let Some(seq) = moved {
-            self.journal.marks[lane] = seq;
-            self.journal.marks_dirty = true;
+            self.journal.advance_mark(lane, seq);
             self.marks_changed_at.get_or_insert(now);
         }
     }
@@ -386,12 +382,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         only: Option<&[bool; LANES]>,
         now: Millis,
     ) -> Result<Option<Position>, S::Error> {
-        if self
-            .journal
-            .segments
-            .binary_search_by_key(&pos.segment, |s| s.id)
-            .is_err()
-        {
+        if !self.journal.has_segment(pos.segment) {
             // The segment was deleted after this position was saved (a
             // lane's overflow or the cursor can rest at a segment's end):
             // nothing in it was needed any more, so go on with the next.
@@ -437,10 +428,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             // segment would silently skip every intact message after the
             // damage, and the watermarks would then pass over them.
             Read::Bad => {
-                let journal = &mut self.journal;
-                let next = journal
-                    .reader
-                    .resync(&mut journal.storage, cache, pos.segment, pos.offset, 0)?;
+                let (reader, storage) = self.journal.reader_parts();
+                let next = reader.resync(storage, cache, pos.segment, pos.offset, 0)?;
                 Ok(match next {
                     Some(offset) => Some(Position {
                         segment: pos.segment,
@@ -575,7 +564,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 SyncPolicy::Never => {}
             }
         }
-        if self.journal.synced_seq > self.journal.meta_durable {
+        if self.journal.meta_behind() {
             at(self.last_meta + self.config.meta_interval);
         }
         // After timer work failed (a full disk, a failed-closed journal),
@@ -598,10 +587,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     }
 
     fn run_timers(&mut self, now: Millis) -> Result<(), JournalError> {
-        if self.journal.failed.is_some() {
-            return Err(JournalError::FailedClosed(
-                self.journal.failed.unwrap_or(crate::StorageErrorKind::Other),
-            ));
+        if let Some(kind) = self.journal.failed() {
+            return Err(JournalError::FailedClosed(kind));
         }
         let (write, spare, _) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
         // A failure here (ENOSPC while journaling confirmations) must not
@@ -628,7 +615,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         if sync_due && self.needs_sync() {
             self.sync(now)?;
         }
-        if self.journal.synced_seq > self.journal.meta_durable
+        if self.journal.meta_behind()
             && now >= self.last_meta + self.config.meta_interval
         {
             self.journal.write_meta().map_err(journal_error)?;
