@@ -41,8 +41,12 @@
 //!     loop {
 //!         // 1. Durability: with SyncPolicy::Always a send is complete once
 //!         //    `producer.is_synced(seq)`; one sync covers every send so far.
-//!         if producer.needs_sync() {
-//!             producer.sync(now).expect("sync");
+//!         //    The sync is the core's output: run it (here in place; a
+//!         //    threaded driver may run it outside its lock) and feed back
+//!         //    the result. `producer.sync(now)` does the same in one call.
+//!         if let Some(request) = producer.poll_sync(now) {
+//!             let result = producer.storage_mut().sync(request.segment());
+//!             producer.handle_synced(now, request, result).expect("synced");
 //!         }
 //!         // 2. Everything ready goes to the transport.
 //!         while let Some(batch) = producer.poll_transmit(now, &mut out).expect("readable") {

@@ -140,6 +140,37 @@ impl<const WINDOW: usize> Lane<WINDOW> {
         half.get(i)
     }
 
+    /// Checks the lane's invariants (debug builds only; a scan of the
+    /// window): its slots are past the lane's watermark `mark`, in
+    /// increasing seq and journal order, before its overflow; `in_flight`
+    /// counts the slots in flight. Called where the lane changes, so the
+    /// simulator stops at the step that broke one.
+    pub(crate) fn debug_check(&self, lane: usize, mark: Seq) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        let key = |p: Position| (p.segment, p.offset);
+        let mut prev: Option<&Slot> = None;
+        let mut flying = 0;
+        for s in self.window.iter() {
+            debug_assert!(s.seq > mark, "lane {lane}: slot {} at or below the watermark {mark}", s.seq);
+            if let Some(p) = prev {
+                debug_assert!(s.seq > p.seq, "lane {lane}: window out of seq order at {}", s.seq);
+                debug_assert!(
+                    key(s.pos) > key(p.pos),
+                    "lane {lane}: window out of journal order at {}",
+                    s.seq
+                );
+            }
+            flying += usize::from(s.state == SlotState::InFlight);
+            prev = Some(s);
+        }
+        debug_assert_eq!(flying, self.in_flight, "lane {lane}: in_flight does not count its slots");
+        if let (Some(o), Some(last)) = (self.overflow, prev) {
+            debug_assert!(key(o) > key(last.pos), "lane {lane}: overflow before the window's end");
+        }
+    }
+
     /// Seq of the last message the lane knows of.
     pub(crate) fn last_seq(&self) -> Option<Seq> {
         self.window.back().map(|s| s.seq)

@@ -121,15 +121,23 @@ impl Transmit {
 ///
 /// 1. [`send`](Self::send) new messages (each returns its seq once appended).
 ///    With [`SyncPolicy::Always`], report a send complete only when
-///    [`is_synced`](Self::is_synced) says so, after calling
-///    [`sync`](Self::sync) (one sync covers every send before it: group commit).
-/// 2. While [`poll_transmit`](Self::poll_transmit) returns a batch, hand its
+///    [`is_synced`](Self::is_synced) says so.
+/// 2. Durability: take the sync the journal needs from
+///    [`poll_sync`](Self::poll_sync) (a [`SyncRequest`]: a segment, up to
+///    which byte, up to which seq), run it, and feed the result to
+///    [`handle_synced`](Self::handle_synced). One sync covers every send
+///    before it (group commit), and it may run without the producer, for
+///    example an fsync outside the lock that guards it while other threads
+///    go on sending; a failed one fails the journal closed.
+///    [`sync`](Self::sync) does both steps with [`Storage::sync`], for a
+///    driver that holds the producer throughout.
+/// 3. While [`poll_transmit`](Self::poll_transmit) returns a batch, hand its
 ///    records to the transport.
-/// 3. Wait for the transport no longer than [`poll_timeout`](Self::poll_timeout),
+/// 4. Wait for the transport no longer than [`poll_timeout`](Self::poll_timeout),
 ///    and feed every outcome to [`handle_outcome`](Self::handle_outcome);
 ///    then pass each [`Delivery`] from [`poll_delivery`](Self::poll_delivery)
 ///    to the user. Confirmations come out in send order within a lane.
-/// 4. Call [`handle_timeout`](Self::handle_timeout) (spurious calls are fine):
+/// 5. Call [`handle_timeout`](Self::handle_timeout) (spurious calls are fine):
 ///    it journals confirmations, syncs on the interval, writes the
 ///    high-water mark and deletes segments nobody needs.
 ///

@@ -2,36 +2,58 @@
 //! mode.
 
 use std::hash::{BuildHasher, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use steadfast_core::{Config, Delivery, RecoveryReport, SyncPolicy, Transport};
 
 use super::Producer;
-use super::driver::Driver;
 use super::error::{OpenError, OpenFailed};
 use super::state::{Core, Shared, State};
+use super::transport_side::{DeliveryFn, Driver};
 use crate::clock;
-use crate::storage::{FileError, FileStorage};
+use crate::storage::{FileError, FileStorage, OpenStorageError, RunnerStorage};
 
-/// Configures a [`Producer`]; start with [`Producer::builder`].
+/// Configures a [`Producer`]; start with [`Producer::builder`] (a journal
+/// directory) or [`Producer::with_storage`] (a storage of your own).
 ///
 /// The defaults are safe: `SyncPolicy::Always` (nothing acknowledged is
 /// lost even to power loss), a 1 GiB journal budget, 64 MiB segments and
 /// unlimited retries.
-pub struct Builder {
-    dir: PathBuf,
+pub struct Builder<S = FileStorage> {
+    storage: Source<S>,
     config: Config,
     poll_interval: Duration,
     linger: Duration,
-    on_delivery: Option<Box<super::driver::DeliveryFn>>,
+    on_delivery: Option<Box<DeliveryFn>>,
 }
 
-impl std::fmt::Debug for Builder {
+/// Where the builder's storage comes from.
+#[derive(Debug)]
+enum Source<S> {
+    /// A storage to open on this directory (a [`FileStorage`]).
+    Dir {
+        dir: PathBuf,
+        open: fn(&Path) -> Result<S, OpenStorageError>,
+    },
+    /// A storage the caller opened.
+    Given(S),
+}
+
+impl<S> Source<S> {
+    fn open(self) -> Result<S, OpenStorageError> {
+        match self {
+            Source::Dir { dir, open } => open(&dir),
+            Source::Given(storage) => Ok(storage),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Builder<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Builder")
-            .field("dir", &self.dir)
+            .field("storage", &self.storage)
             .field("config", &self.config)
             .field("poll_interval", &self.poll_interval)
             .finish_non_exhaustive()
@@ -40,8 +62,21 @@ impl std::fmt::Debug for Builder {
 
 impl Builder {
     pub(crate) fn new(dir: PathBuf) -> Self {
-        Builder {
+        Builder::from_source(Source::Dir {
             dir,
+            open: |dir| FileStorage::open(dir),
+        })
+    }
+}
+
+impl<S> Builder<S> {
+    pub(crate) fn with_storage(storage: S) -> Self {
+        Builder::from_source(Source::Given(storage))
+    }
+
+    fn from_source(storage: Source<S>) -> Self {
+        Builder {
+            storage,
             config: Config::default(),
             poll_interval: Duration::from_millis(10),
             linger: Duration::from_millis(1),
@@ -116,10 +151,12 @@ impl Builder {
         self.on_delivery = Some(Box::new(callback));
         self
     }
+}
 
+impl<S: RunnerStorage> Builder<S> {
     /// Opens the journal and starts a background thread that drives
     /// delivery. On failure the transport is handed back.
-    pub fn spawn(self, transport: impl Transport + Send + 'static) -> Result<Producer, OpenFailed> {
+    pub fn spawn(self, transport: impl Transport + Send + 'static) -> Result<Producer<S>, OpenFailed> {
         self.start(Box::new(transport), true)
     }
 
@@ -131,12 +168,12 @@ impl Builder {
     /// thread's stack (see `OPEN_STACK`), and wasm-ld's default 1 MiB stack
     /// is too small: link the program with a larger one, e.g.
     /// `-C link-arg=-zstack-size=8388608` (examples/wasi-produce/build.rs).
-    pub fn open(self, transport: impl Transport + Send + 'static) -> Result<Producer, OpenFailed> {
+    pub fn open(self, transport: impl Transport + Send + 'static) -> Result<Producer<S>, OpenFailed> {
         self.start(Box::new(transport), false)
     }
 
-    fn start(self, transport: Box<dyn Transport + Send>, threaded: bool) -> Result<Producer, OpenFailed> {
-        let mut storage = match FileStorage::open(&self.dir) {
+    fn start(self, transport: Box<dyn Transport + Send>, threaded: bool) -> Result<Producer<S>, OpenFailed> {
+        let mut storage = match self.storage.open() {
             Ok(s) => s,
             Err(e) => {
                 return Err(OpenFailed {
@@ -145,8 +182,8 @@ impl Builder {
                 });
             }
         };
-        storage.preallocate_segments(self.config.segment_size);
-        storage.keep_ballast();
+        storage.prepare(&self.config);
+        storage.keep_reserve();
         let policy = self.config.sync;
         let mut config = self.config;
         if config.journal_id == 0 {
@@ -156,7 +193,7 @@ impl Builder {
         // (group commit, interval timer); the core only syncs when it seals
         // or deletes a segment, which it always does.
         config.sync = SyncPolicy::Never;
-        let buffer = vec![0u8; Core::buffer_len(&config)];
+        let buffer = vec![0u8; Core::<S>::buffer_len(&config)];
         let now = clock::millis();
         let (core, report) = match open_core(storage, buffer, config, now) {
             Ok(ok) => ok,
@@ -208,24 +245,24 @@ const OPEN_STACK: usize = 64 << 20;
 /// Recovers and opens the core, on a helper thread with a large stack
 /// where there are threads (the stack is reserved, not used, and freed when
 /// the thread ends).
-fn open_core(
-    storage: FileStorage,
+fn open_core<S: RunnerStorage>(
+    storage: S,
     buffer: Vec<u8>,
     config: Config,
     now: u64,
-) -> Result<(Box<Core>, RecoveryReport), OpenError> {
+) -> Result<(Box<Core<S>>, RecoveryReport), OpenError> {
     let open = move || {
-        let failed = match Core::open(storage, buffer, config, now) {
+        let failed = match Core::<S>::open(storage, buffer, config, now) {
             Ok((core, report)) => return Ok((Box::new(core), report)),
             Err(failed) => failed,
         };
         // A full disk: give up the ballast so the journal can start a
         // segment, deliver and free space (the ballast returns later).
         let mut storage = failed.storage;
-        if !is_no_space(&failed.error) || !storage.release_ballast() {
+        if !is_no_space(&failed.error) || !storage.release_reserve() {
             return Err(OpenError::Journal(Box::new(failed.error)));
         }
-        match Core::open(storage, failed.buffer, config, now) {
+        match Core::<S>::open(storage, failed.buffer, config, now) {
             Ok((core, report)) => Ok((Box::new(core), report)),
             Err(failed) => Err(OpenError::Journal(Box::new(failed.error))),
         }

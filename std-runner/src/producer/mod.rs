@@ -17,6 +17,7 @@ mod error;
 mod message;
 mod state;
 mod stats;
+mod transport_side;
 
 use std::sync::{Arc, MutexGuard};
 use std::thread::JoinHandle;
@@ -25,18 +26,20 @@ use std::time::{Duration, Instant};
 pub use builder::Builder;
 pub use control::{CloseError, CloseReport, InspectError};
 pub use dead_letters::DeadLetter;
-pub use driver::{DeliveryFn, PollStatus};
+pub use driver::PollStatus;
 pub use error::{
     BatchError, BatchStop, DeadLetterError, FlushError, FullCause, OpenError, OpenFailed, Refusal, SendError,
     SendTimeoutError, TrySendError,
 };
 pub use message::{MAX_MESSAGE_HEADERS, OwnedMessage};
 pub use stats::{FsyncStats, Stats};
+pub use transport_side::DeliveryFn;
 use steadfast_core::{Message, MessageId, Millis, RecoveryReport, SendErrorKind, Seq, SyncPolicy};
 
 use state::{Shared, State};
 
 use crate::clock;
+use crate::storage::{FileStorage, RunnerStorage};
 
 /// How long a blocked call waits between re-checks for room.
 const ROOM_POLL: Duration = Duration::from_millis(20);
@@ -51,8 +54,12 @@ enum Wait {
 }
 
 /// A Kafka producer that does not lose messages. See the crate docs.
-pub struct Producer {
-    shared: Arc<Shared>,
+///
+/// Its journal lives in a [`FileStorage`] unless it is opened over another
+/// [`RunnerStorage`] (for example a wrapper around one), with
+/// [`Producer::with_storage`].
+pub struct Producer<S: RunnerStorage = FileStorage> {
+    shared: Arc<Shared<S>>,
     thread: Option<JoinHandle<()>>,
     report: RecoveryReport,
     max_entry: usize,
@@ -60,7 +67,7 @@ pub struct Producer {
     confirm_interval: Millis,
 }
 
-impl std::fmt::Debug for Producer {
+impl<S: RunnerStorage> std::fmt::Debug for Producer<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Producer")
             .field("threaded", &self.shared.threaded)
@@ -74,6 +81,17 @@ impl Producer {
     /// 0700 if missing).
     pub fn builder(dir: impl Into<std::path::PathBuf>) -> Builder {
         Builder::new(dir.into())
+    }
+}
+
+impl<S: RunnerStorage> Producer<S> {
+    /// Starts configuring a producer whose journal lives in `storage`, for
+    /// example a [`FileStorage`] in a wrapper of your own. The storage is
+    /// used as it is: configure it first (the builder opens a
+    /// `FileStorage` with the segment size preallocated, see
+    /// [`RunnerStorage::prepare`], and calls that here too).
+    pub fn with_storage(storage: S) -> Builder<S> {
+        Builder::with_storage(storage)
     }
 
     /// Journals `message`, waiting for room as long as it takes; returns its
@@ -302,13 +320,13 @@ impl Producer {
     /// what power loss can take, and `poll` may not be called for a while.
     /// With a background thread its syncer runs them, so no `send` waits
     /// for the disk.
-    fn interval_sync(&self, g: MutexGuard<'_, State>) {
+    fn interval_sync(&self, g: MutexGuard<'_, State<S>>) {
         if let SyncPolicy::Interval(every) = self.shared.policy
             && !self.shared.threaded
             && !g.syncing
             && g.failed.is_none()
             && clock::millis() >= g.last_sync.saturating_add(every)
-            && g.core.as_ref().is_some_and(|c| !c.storage().is_synced())
+            && g.core.as_ref().is_some_and(|c| c.needs_sync())
         {
             drop(self.shared.lead_sync(g));
         }
@@ -317,7 +335,7 @@ impl Producer {
     /// Appends one message under the lock.
     fn append<'m>(
         &self,
-        g: &mut State,
+        g: &mut State<S>,
         now: Millis,
         view: Message<'m>,
     ) -> Result<Seq, (Message<'m>, BatchStop)> {
@@ -344,18 +362,15 @@ impl Producer {
                     SendErrorKind::TooLarge { size, limit } => {
                         BatchStop::Refused(Refusal::TooLarge { size, limit })
                     }
-                    SendErrorKind::FailedClosed(kind) | SendErrorKind::Storage(kind) => match core.failed() {
-                        Some(_) => {
-                            let reason = core
-                                .storage()
-                                .failure()
-                                .map_or_else(|| kind.to_string(), str::to_string);
-                            g.failed.get_or_insert(reason.clone());
-                            self.shared.progress.notify_all();
-                            BatchStop::Refused(Refusal::FailedClosed { reason })
-                        }
-                        None => BatchStop::Refused(Refusal::Storage(kind)),
-                    },
+                    SendErrorKind::FailedClosed(_) | SendErrorKind::Storage(_) if core.failed().is_some() => {
+                        let reason = state::failure_reason(core);
+                        g.failed.get_or_insert(reason.clone());
+                        self.shared.progress.notify_all();
+                        BatchStop::Refused(Refusal::FailedClosed { reason })
+                    }
+                    SendErrorKind::FailedClosed(kind) | SendErrorKind::Storage(kind) => {
+                        BatchStop::Refused(Refusal::Storage(kind))
+                    }
                     _ => BatchStop::Refused(Refusal::Storage(steadfast_core::StorageErrorKind::Other)),
                 };
                 Err((e.message, stop))
@@ -365,7 +380,11 @@ impl Producer {
 
     /// Waits a little for room (the driver frees space as deliveries are
     /// confirmed); `None` once `wait` says to give up.
-    fn wait_for_room<'a>(&'a self, g: MutexGuard<'a, State>, wait: Wait) -> Option<MutexGuard<'a, State>> {
+    fn wait_for_room<'a>(
+        &'a self,
+        g: MutexGuard<'a, State<S>>,
+        wait: Wait,
+    ) -> Option<MutexGuard<'a, State<S>>> {
         let deadline = match wait {
             Wait::No => return None,
             Wait::Until(deadline) => deadline,
@@ -380,7 +399,7 @@ impl Producer {
 
     /// Lets delivery make progress for up to `limit`: waits for the
     /// background driver, or runs a round of it in caller-driven mode.
-    fn make_progress<'a>(&'a self, g: MutexGuard<'a, State>, limit: Duration) -> MutexGuard<'a, State> {
+    fn make_progress<'a>(&'a self, g: MutexGuard<'a, State<S>>, limit: Duration) -> MutexGuard<'a, State<S>> {
         if self.shared.threaded {
             return self.shared.wait_progress(g, limit);
         }

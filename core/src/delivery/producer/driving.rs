@@ -70,9 +70,10 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     /// in a row) come in one read. A record's payload stays where it landed,
     /// after its frame header: the batch's ranges skip the headers.
     ///
-    /// The lane's frames are spread over every other lane's, so reading a
-    /// whole chunk at each of them (as the ordered passes do) copied about
-    /// as many bytes per batch as there are busy lanes times the batch's.
+    /// Why exact reads: the lane's frames are spread over every other
+    /// lane's, so reading a whole chunk around each (as the indexing passes
+    /// do) would copy about as many bytes per batch as there are busy lanes
+    /// times the batch's.
     fn build_batch(&mut self, lane: usize, now: Millis, out: &mut [u8]) -> Result<Transmit, JournalError> {
         let mut batch = Transmit {
             lane: lane as u16,
@@ -148,21 +149,36 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         // No id leaves this machine unless a restart can never reuse it.
         self.journal.reserve(highest).map_err(journal_error)?;
         let l = &mut self.lanes[lane];
+        // One batch in flight per lane: a batch is built only when none is.
+        debug_assert_eq!(l.in_flight, 0, "lane {lane}: a second batch in flight");
         for (seq, _) in &batch.records {
             if let Some(slot) = l.slot_mut(*seq) {
+                debug_assert_eq!(slot.state, SlotState::Queued, "lane {lane}: sending {seq} twice");
                 slot.state = SlotState::InFlight;
             }
         }
         l.in_flight = batch.records.len();
         l.batch_failed = false;
         l.server_wait = None;
+        // Order: the batch is the lane's first records not done, so no
+        // record goes out ahead of an earlier one still to be sent.
+        debug_assert!(
+            l.window
+                .iter()
+                .filter(|s| !s.done())
+                .zip(batch.seqs())
+                .all(|(s, seq)| s.seq == seq),
+            "lane {lane}: a batch skips a record waiting to be sent"
+        );
+        l.debug_check(lane, self.journal.mark(lane));
         let _ = now;
         Ok(batch)
     }
 
-    /// Feeds one outcome from the transport. Returns what the user should
-    /// learn, if anything (a confirmation or a dead letter). Outcomes for
-    /// records that are not in flight are ignored.
+    /// Feeds one outcome from the transport. What the user should learn
+    /// (a confirmation, a dead letter) comes out of
+    /// [`poll_delivery`](Self::poll_delivery). Outcomes for records that
+    /// are not in flight are ignored.
     pub fn handle_outcome(&mut self, now: Millis, seq: Seq, outcome: Outcome) {
         let in_flight = |l: &super::Lane<WINDOW>| {
             l.in_flight > 0 && l.slot(seq).is_some_and(|s| s.state == SlotState::InFlight)
@@ -205,6 +221,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             }
         }
         self.advance(lane, now);
+        self.lanes[lane].debug_check(lane, self.journal.mark(lane));
     }
 
     /// The next thing the user should learn: a confirmation (in send order
@@ -348,6 +365,11 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             }
         }
         if let Some(seq) = moved {
+            // The watermark moves only over a done prefix of the window.
+            debug_assert!(
+                l.window.front().is_none_or(|s| (s.seq > seq && !s.done()) || self.deliveries.is_full()),
+                "lane {lane}: the watermark stops before a done record"
+            );
             self.journal.advance_mark(lane, seq);
             self.marks_changed_at.get_or_insert(now);
         }
@@ -402,10 +424,9 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         {
             // A refill pass steps over the other lanes' frames without
             // checksumming their payloads (each is checked when it is read
-            // for its own lane); checking them all made every pass cost a
-            // CRC of everything in between, and it was the driver's largest
-            // cost in the Kafka benchmark. A damaged frame is found as
-            // before: `skim` only trusts a length the next frame chains to.
+            // for its own lane): checking them would make every pass cost a
+            // CRC of everything in between. A damaged frame is still found:
+            // `skim` only trusts a length the next frame chains to.
             return Ok(Some(Position {
                 segment: pos.segment,
                 offset: next,
@@ -454,9 +475,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     ///
     /// A lane's overflow is interleaved with every other lane's messages, so
     /// reading it back means reading (and checksumming) the frames of all
-    /// lanes in between. Refilling each lane on its own pass read every
-    /// frame once per lane — 16 times with 16 busy lanes, which dominated
-    /// the driver's time in the Kafka benchmark. One pass from the earliest
+    /// lanes in between. A pass per lane would read every frame once per
+    /// lane (16 times with 16 busy lanes). One pass from the earliest
     /// overflow serves every lane with room: a frame is indexed into its
     /// lane once the pass has reached that lane's own overflow position.
     /// A lane whose window fills again keeps its overflow at the frame that
