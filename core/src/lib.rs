@@ -109,7 +109,7 @@
 //! # Features
 //!
 //! - `alloc`: nothing yet requires it; reserved for additive conveniences.
-//! - `test-support`: [`testing`]: an in-memory storage that can crash and a
+//! - `test-support`: `testing`: an in-memory storage that can crash and a
 //!   scripted transport (needs an allocator).
 //! - `hw-crc32c`: the journal's CRC-32C computed with the CPU's CRC
 //!   instructions where it has them (SSE 4.2, ARMv8 CRC), through the

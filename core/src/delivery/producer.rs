@@ -120,7 +120,7 @@ impl Transmit {
 /// A driver repeats, in this order:
 ///
 /// 1. [`send`](Self::send) new messages (each returns its seq once appended).
-///    With [`SyncPolicy::Always`], report a send complete only when
+///    With [`SyncPolicy::Always`](crate::SyncPolicy::Always), report a send complete only when
 ///    [`is_synced`](Self::is_synced) says so.
 /// 2. Durability: take the sync the journal needs from
 ///    [`poll_sync`](Self::poll_sync) (a [`SyncRequest`]: a segment, up to
@@ -332,7 +332,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     }
 
     /// Journals `message`. Returns its seq once appended; with
-    /// [`SyncPolicy::Always`] it is durable only once [`is_synced`](Self::is_synced).
+    /// [`SyncPolicy::Always`](crate::SyncPolicy::Always) it is durable only once [`is_synced`](Self::is_synced).
     /// A refused message is handed back in the error.
     pub fn send<'a>(&mut self, now: Millis, message: Message<'a>) -> Result<Seq, SendError<'a>> {
         let _ = now;
@@ -476,7 +476,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     /// Sends may go on meanwhile; they need the next sync. Calling it again
     /// before `handle_synced` hands out a request covering at least as much,
     /// and running both is harmless. Whether a sync is *due* is the
-    /// driver's call under [`SyncPolicy::Never`] and `Interval`;
+    /// driver's call under [`SyncPolicy::Never`](crate::SyncPolicy::Never) and `Interval`;
     /// [`poll_timeout`](Self::poll_timeout) and
     /// [`handle_timeout`](Self::handle_timeout) follow the configured policy.
     pub fn poll_sync(&self, now: Millis) -> Option<SyncRequest> {

@@ -5,7 +5,7 @@
 //! their resolution, and segment deletions. Recovery ([`recovery`]) rebuilds
 //! the in-memory index from nothing but what storage returns.
 //!
-//! In memory the journal keeps only a compact index: one [`SegmentInfo`] per
+//! In memory the journal keeps only a compact index: one `SegmentInfo` per
 //! live segment (its seq range, length, and the highest message seq of each
 //! lane in it). A segment is deleted as soon as every lane's watermark has
 //! passed all of its messages and it holds no live dead letter — under

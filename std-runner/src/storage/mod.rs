@@ -1,4 +1,4 @@
-//! [`FileStorage`]: the core's [`Storage`] on a directory of ordinary files.
+//! [`FileStorage`]: the core's [`Storage`](steadfast_core::Storage) on a directory of ordinary files.
 //!
 //! ```text
 //! journal-dir/
@@ -234,7 +234,7 @@ pub fn segments_mappable_in(dir: &Path) -> bool {
     yes
 }
 
-/// A journal directory, implementing the core's [`Storage`] contract.
+/// A journal directory, implementing the core's [`Storage`](steadfast_core::Storage) contract.
 /// See the module documentation.
 #[derive(Debug)]
 pub struct FileStorage {
