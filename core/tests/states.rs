@@ -436,7 +436,10 @@ fn a_failed_sync_step_fails_the_journal_closed() {
     assert!(p.handle_synced(1, request, result).is_err());
     assert!(!p.is_synced(a), "a failed sync makes nothing durable");
     assert!(p.failed().is_some());
-    assert!(p.poll_sync(1).is_none(), "a failed journal asks for no more syncs");
+    assert!(
+        p.poll_sync(1).is_none(),
+        "a failed journal asks for no more syncs"
+    );
     assert!(p.sync(1).is_err());
     let err = p.send(1, Message::new("t", b"b")).unwrap_err();
     assert!(matches!(err.kind, SendErrorKind::FailedClosed(_)), "{err}");

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use faulty::{Faults, FaultyStorage};
 use steadfast::transport::HoldTransport;
-use faulty::{FaultyStorage, Faults};
 use steadfast::{
     BatchStop, Config, Delivery, Failure, FailureClass, FileStorage, FileTransport, FullCause, MessageId,
     OwnedMessage, Producer, Refusal, SendTimeoutError, SyncPolicy, TrySendError,
@@ -164,7 +164,10 @@ fn a_failed_fsync_refuses_every_parked_sender_and_loses_nothing_acknowledged() {
     }
     assert!(p.stats().failed.is_some());
     let p = Arc::into_inner(p).unwrap();
-    assert!(p.close(Duration::ZERO).is_err(), "closing a failed journal reports it");
+    assert!(
+        p.close(Duration::ZERO).is_err(),
+        "closing a failed journal reports it"
+    );
     // Every send acknowledged before the failure is delivered after a restart.
     assert!(!acked.is_empty());
     let delivered = deliver_after_restart(&journal, &dir.path().join("out.jsonl"));
@@ -172,7 +175,11 @@ fn a_failed_fsync_refuses_every_parked_sender_and_loses_nothing_acknowledged() {
         .iter()
         .filter(|id| !delivered.contains(&id.to_string()))
         .collect();
-    assert!(lost.is_empty(), "{} acknowledged messages lost: {lost:?}", lost.len());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged messages lost: {lost:?}",
+        lost.len()
+    );
 }
 
 #[test]

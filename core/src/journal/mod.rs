@@ -620,8 +620,14 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         let Some(mark) = self.marks.get_mut(lane) else {
             return;
         };
-        debug_assert!(seq >= *mark, "lane {lane}'s watermark moves back: {mark} to {seq}");
-        debug_assert!(seq < self.next_seq, "lane {lane}'s watermark passes the log's end");
+        debug_assert!(
+            seq >= *mark,
+            "lane {lane}'s watermark moves back: {mark} to {seq}"
+        );
+        debug_assert!(
+            seq < self.next_seq,
+            "lane {lane}'s watermark passes the log's end"
+        );
         *mark = seq;
         self.marks_dirty = true;
     }

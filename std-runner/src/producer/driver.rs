@@ -303,10 +303,7 @@ impl<S: RunnerStorage> Shared<S> {
         let mut g = self.lock();
         while !g.stopping {
             let now = clock::millis();
-            let dirty = g
-                .core
-                .as_ref()
-                .is_some_and(|c| c.needs_sync());
+            let dirty = g.core.as_ref().is_some_and(|c| c.needs_sync());
             let start_at = g.last_sync.saturating_add(every - early);
             // Clean, or another thread's fsync is running (it signals
             // `progress` when it ends): look again an interval from now.

@@ -33,8 +33,8 @@ pub use error::{
 };
 pub use message::{MAX_MESSAGE_HEADERS, OwnedMessage};
 pub use stats::{FsyncStats, Stats};
-pub use transport_side::DeliveryFn;
 use steadfast_core::{Message, MessageId, Millis, RecoveryReport, SendErrorKind, Seq, SyncPolicy};
+pub use transport_side::DeliveryFn;
 
 use state::{Shared, State};
 

@@ -271,7 +271,11 @@ impl<S: RunnerStorage> Shared<S> {
     /// Returns once every sender seq up to `seq` is durable, leading
     /// group-commit rounds or parking until one covers it. Takes the lock
     /// and returns without it: a released sender leaves without touching it.
-    pub(crate) fn wait_durable<'a>(&'a self, mut g: MutexGuard<'a, State<S>>, seq: Seq) -> Result<(), Refusal> {
+    pub(crate) fn wait_durable<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, State<S>>,
+        seq: Seq,
+    ) -> Result<(), Refusal> {
         loop {
             if let Some(reason) = &g.failed {
                 return Err(Refusal::FailedClosed {
@@ -448,7 +452,9 @@ impl<S: RunnerStorage> Shared<S> {
             match core.handle_synced(now, request, result) {
                 Ok(()) => self.set_durable(request.seq()),
                 Err(e) => {
-                    state.failed.get_or_insert(reason.unwrap_or_else(|| e.to_string()));
+                    state
+                        .failed
+                        .get_or_insert(reason.unwrap_or_else(|| e.to_string()));
                 }
             }
         }

@@ -294,7 +294,10 @@ fn a_sync_ticket_covers_buffered_appends_and_a_failed_one_closes_the_storage() {
     s.append(1, b"buffered").unwrap();
     // The ticket writes the buffer out first: its fsync covers those bytes.
     let ticket = s.sync_ticket(1).unwrap();
-    assert_eq!(std::fs::read(d.path().join(segment_file_name(1))).unwrap(), b"buffered");
+    assert_eq!(
+        std::fs::read(d.path().join(segment_file_name(1))).unwrap(),
+        b"buffered"
+    );
     let result = ticket.run();
     assert!(result.is_ok());
     s.finish_sync(ticket, &result);
@@ -307,6 +310,12 @@ fn a_sync_ticket_covers_buffered_appends_and_a_failed_one_closes_the_storage() {
     assert_eq!(result.as_ref().unwrap_err().kind(), StorageErrorKind::Io);
     s.finish_sync(ticket, &result);
     assert!(s.failure().is_some());
-    assert_eq!(s.append(1, b"x").unwrap_err().kind(), StorageErrorKind::FailedClosed);
-    assert_eq!(s.sync_ticket(1).unwrap_err().kind(), StorageErrorKind::FailedClosed);
+    assert_eq!(
+        s.append(1, b"x").unwrap_err().kind(),
+        StorageErrorKind::FailedClosed
+    );
+    assert_eq!(
+        s.sync_ticket(1).unwrap_err().kind(),
+        StorageErrorKind::FailedClosed
+    );
 }

@@ -9,8 +9,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use steadfast::core::{ErrorType, META_SLOT_LEN, SegmentId, Storage, SyncRequest};
 use steadfast::storage::{DurabilityNote, FileOp};

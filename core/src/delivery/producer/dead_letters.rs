@@ -6,8 +6,8 @@
 
 use super::{Producer, areas, journal_error};
 use crate::delivery::error::JournalError;
-use crate::journal::entry::{DeadLetterEntry, Resolution, decode_resolve, encode_resolve};
 use crate::journal::Position;
+use crate::journal::entry::{DeadLetterEntry, Resolution, decode_resolve, encode_resolve};
 use crate::journal::format::{EntryKind, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::journal::reader::Read;
 use crate::message::{Record, Seq};
@@ -62,7 +62,13 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         for id in ids {
             let mut at = SEGMENT_HEADER_LEN as u64;
             loop {
-                let read = self.journal.read(cache, Position { segment: id, offset: at });
+                let read = self.journal.read(
+                    cache,
+                    Position {
+                        segment: id,
+                        offset: at,
+                    },
+                );
                 let Ok(Read::Frame(f)) = read else { break };
                 if let Some(kind) = EntryKind::from_u8(f.header.kind) {
                     each(EntryView {
@@ -101,7 +107,13 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         let (_, _, cache) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
         let mut at = SEGMENT_HEADER_LEN as u64;
         loop {
-            match self.journal.read(cache, Position { segment: seg, offset: at }) {
+            match self.journal.read(
+                cache,
+                Position {
+                    segment: seg,
+                    offset: at,
+                },
+            ) {
                 Ok(Read::Frame(f)) if f.header.seq == dl_seq => {
                     if f.header.kind != EntryKind::DeadLetter as u8 {
                         return Err(JournalError::NoSuchDeadLetter);

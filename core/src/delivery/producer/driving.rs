@@ -367,7 +367,9 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         if let Some(seq) = moved {
             // The watermark moves only over a done prefix of the window.
             debug_assert!(
-                l.window.front().is_none_or(|s| (s.seq > seq && !s.done()) || self.deliveries.is_full()),
+                l.window
+                    .front()
+                    .is_none_or(|s| (s.seq > seq && !s.done()) || self.deliveries.is_full()),
                 "lane {lane}: the watermark stops before a done record"
             );
             self.journal.advance_mark(lane, seq);
@@ -635,9 +637,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         if sync_due && self.needs_sync() {
             self.sync(now)?;
         }
-        if self.journal.meta_behind()
-            && now >= self.last_meta + self.config.meta_interval
-        {
+        if self.journal.meta_behind() && now >= self.last_meta + self.config.meta_interval {
             self.journal.write_meta().map_err(journal_error)?;
             self.last_meta = now;
         }
