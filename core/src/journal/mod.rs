@@ -44,34 +44,34 @@ pub struct Position {
 /// The compact in-memory index of one segment.
 #[derive(Clone, Debug)]
 pub(crate) struct SegmentInfo<const LANES: usize> {
-    pub id: SegmentId,
+    pub(in crate::journal) id: SegmentId,
     /// Seq of the entry before this segment.
-    pub prev_seq: Seq,
+    pub(in crate::journal) prev_seq: Seq,
     /// Seq of its last entry (`prev_seq` while empty).
-    pub last_seq: Seq,
+    pub(in crate::journal) last_seq: Seq,
     /// Checksum of its last entry.
-    pub last_crc: u32,
+    pub(in crate::journal) last_crc: u32,
     /// Bytes, header included.
-    pub len: u64,
+    pub(in crate::journal) len: u64,
     /// Highest message seq of each lane in this segment (0: none).
-    pub lane_max: [Seq; LANES],
+    pub(in crate::journal) lane_max: [Seq; LANES],
     /// Lowest message seq of each lane in this segment (0: none).
-    pub lane_min: [Seq; LANES],
+    pub(in crate::journal) lane_min: [Seq; LANES],
     /// Messages of each lane in this segment.
-    pub lane_count: [u32; LANES],
+    pub(in crate::journal) lane_count: [u32; LANES],
     /// Dead letters in it not yet discarded or re-driven.
-    pub dl_live: u32,
+    pub(in crate::journal) dl_live: u32,
     /// Dead letters ever written into it.
-    pub dl_written: u32,
+    pub(in crate::journal) dl_written: u32,
     /// Highest segment holding a dead letter resolved by an entry in this
     /// one: this segment must outlive it, or the dead letter would come back.
-    pub resolve_pin: Option<SegmentId>,
+    pub(in crate::journal) resolve_pin: Option<SegmentId>,
     /// Recovery found damage in it: quarantine it instead of deleting it.
-    pub damaged: bool,
+    pub(in crate::journal) damaged: bool,
     /// Its `SegmentRemoved` entry is written: a manifest written from now on
     /// must not list it (that entry may be in a segment deleted before the
     /// manifest's, and recovery would then report it missing).
-    pub removing: bool,
+    pub(in crate::journal) removing: bool,
 }
 
 impl<const LANES: usize> SegmentInfo<LANES> {
