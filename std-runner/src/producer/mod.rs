@@ -86,10 +86,10 @@ impl Producer {
 
 impl<S: RunnerStorage> Producer<S> {
     /// Starts configuring a producer whose journal lives in `storage`, for
-    /// example a [`FileStorage`] in a wrapper of your own. The storage is
-    /// used as it is: configure it first (the builder opens a
-    /// `FileStorage` with the segment size preallocated, see
-    /// [`RunnerStorage::prepare`], and calls that here too).
+    /// example a [`FileStorage`] in a wrapper of your own (one that injects
+    /// faults in tests). Before the journal is opened the builder calls
+    /// [`RunnerStorage::prepare`] and [`RunnerStorage::keep_reserve`] on it,
+    /// as on the `FileStorage` that [`Producer::builder`] opens itself.
     pub fn with_storage(storage: S) -> Builder<S> {
         Builder::with_storage(storage)
     }
