@@ -517,7 +517,11 @@ impl<S: RunnerStorage> Shared<S> {
                 };
                 return (g, Err(refusal));
             }
-            let synced = g.core.as_ref().is_none_or(|c| !c.needs_sync());
+            // (A failed core asks for no sync: `lead_sync` reports it.)
+            let synced = g
+                .core
+                .as_ref()
+                .is_none_or(|c| !c.needs_sync() && c.failed().is_none());
             if synced {
                 return (g, Ok(()));
             }
