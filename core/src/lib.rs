@@ -41,8 +41,12 @@
 //!     loop {
 //!         // 1. Durability: with SyncPolicy::Always a send is complete once
 //!         //    `producer.is_synced(seq)`; one sync covers every send so far.
-//!         if producer.needs_sync() {
-//!             producer.sync(now).expect("sync");
+//!         //    The sync is the core's output: run it (here in place; a
+//!         //    threaded driver may run it outside its lock) and feed back
+//!         //    the result. `producer.sync(now)` does the same in one call.
+//!         if let Some(request) = producer.poll_sync(now) {
+//!             let result = producer.storage_mut().sync(request.segment());
+//!             producer.handle_synced(now, request, result).expect("synced");
 //!         }
 //!         // 2. Everything ready goes to the transport.
 //!         while let Some(batch) = producer.poll_transmit(now, &mut out).expect("readable") {
@@ -105,7 +109,7 @@
 //! # Features
 //!
 //! - `alloc`: nothing yet requires it; reserved for additive conveniences.
-//! - `test-support`: [`testing`]: an in-memory storage that can crash and a
+//! - `test-support`: `testing`: an in-memory storage that can crash and a
 //!   scripted transport (needs an allocator).
 //! - `hw-crc32c`: the journal's CRC-32C computed with the CPU's CRC
 //!   instructions where it has them (SSE 4.2, ARMv8 CRC), through the
@@ -147,5 +151,7 @@ pub use message::{
     MESSAGE_ID_LEN, Message, MessageId, Record, Seq,
 };
 pub use retry::{Jitter, RetryPolicy};
-pub use storage::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageError, StorageErrorKind};
+pub use storage::{
+    ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageError, StorageErrorKind, SyncRequest,
+};
 pub use transport::{Failure, FailureClass, Millis, Outcome, OutgoingRecord, REASON_LEN, Transport};

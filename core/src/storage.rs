@@ -14,7 +14,14 @@
 //! - `append` adds bytes at the end of a segment. After it returns, `read`
 //!   sees them; a crash may lose them, or keep any prefix of them.
 //! - `sync(id)` makes everything appended to `id` so far, and the segment's
-//!   existence (its directory entry), survive a crash or power loss.
+//!   existence (its directory entry), survive a crash or power loss. The
+//!   core decides when: it asks for each sync as a [`SyncRequest`]
+//!   (`Producer::poll_sync`) and learns the result (`Producer::handle_synced`),
+//!   so a driver may run the sync itself, outside a lock, by any means that
+//!   gives the same guarantee for the request's segment. The journal's own
+//!   count of what is synced is the only record of durability: a storage
+//!   need not remember what it synced (a `sync` with nothing new to write
+//!   is cheap, not wrong).
 //! - `remove`, `quarantine` and `write_meta` are durable when they return.
 //! - After any call fails with [`StorageErrorKind::Io`] during `sync`, the
 //!   implementation must *fail closed*: the data of that segment may already
@@ -28,8 +35,46 @@
 
 use core::fmt;
 
+use crate::message::Seq;
+
 /// Names a segment. The journal creates them in increasing order.
 pub type SegmentId = u64;
+
+/// A sync the journal needs: make segment [`segment`](Self::segment)
+/// durable up to at least byte [`end`](Self::end), which covers every
+/// entry up to [`seq`](Self::seq).
+///
+/// Handed out by `Producer::poll_sync` and handed back, with the result of
+/// the sync, to `Producer::handle_synced`. Only the producer makes them,
+/// so a driver cannot claim durability the storage never gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncRequest {
+    segment: SegmentId,
+    end: u64,
+    seq: Seq,
+}
+
+impl SyncRequest {
+    pub(crate) fn new(segment: SegmentId, end: u64, seq: Seq) -> Self {
+        SyncRequest { segment, end, seq }
+    }
+
+    /// The segment to sync ([`Storage::sync`] of it does what is asked).
+    pub fn segment(&self) -> SegmentId {
+        self.segment
+    }
+
+    /// The segment's length when the request was made: its bytes up to
+    /// here must be durable (a sync of more is fine).
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// Every journal entry up to this seq is durable once the sync succeeded.
+    pub fn seq(&self) -> Seq {
+        self.seq
+    }
+}
 
 /// Size of one meta slot in bytes (see `docs/journal-format.md`).
 pub const META_SLOT_LEN: usize = 64;

@@ -4,7 +4,7 @@
 
 use steadfast_core::testing::{MemStorage, TestProducer, open_mem};
 use steadfast_core::{
-    Config, Delivery, Failure, FailureClass, Message, OpenError, Outcome, RetryPolicy, SendErrorKind,
+    Config, Delivery, Failure, FailureClass, Message, OpenError, Outcome, RetryPolicy, SendErrorKind, Storage,
     StorageErrorKind, SyncPolicy,
 };
 
@@ -408,6 +408,55 @@ fn a_failed_sync_closes_the_journal() {
     let err = p.send(0, Message::new("t", b"b")).unwrap_err();
     assert!(matches!(err.kind, SendErrorKind::FailedClosed(_)), "{err}");
     assert!(!matches!(p.failed(), Some(StorageErrorKind::NoSpace)));
+}
+
+#[test]
+fn the_sync_step_makes_durable_what_was_appended_when_it_was_asked_for() {
+    let mut p = producer();
+    assert!(p.poll_sync(0).is_none(), "open leaves everything synced");
+    let a = p.send(0, Message::new("t", b"a")).unwrap();
+    let first = p.poll_sync(0).expect("a sync is needed");
+    assert_eq!(first.seq(), a);
+    // Sends go on while the sync runs (a driver runs it outside its lock).
+    let b = p.send(0, Message::new("t", b"b")).unwrap();
+    let result = p.storage_mut().sync(first.segment());
+    p.handle_synced(1, first, result).unwrap();
+    assert!(p.is_synced(a));
+    assert!(!p.is_synced(b), "b was appended after the request was made");
+    assert!(p.needs_sync());
+    let second = p.poll_sync(1).expect("b still needs a sync");
+    assert_eq!(second.seq(), b);
+    assert!(second.end() > first.end());
+    let result = p.storage_mut().sync(second.segment());
+    p.handle_synced(2, second, result).unwrap();
+    // A late answer to an older request does not move durability back.
+    p.handle_synced(3, first, Ok(())).unwrap();
+    assert!(p.is_synced(b));
+    assert_eq!(p.stats().synced_seq, b);
+    assert!(p.poll_sync(3).is_none());
+    // What the journal counts as synced survives a crash that loses the rest.
+    let (_, report) = open_mem(p.storage().crash(false), config(), 0);
+    assert_eq!(report.pending, 2, "{report}");
+}
+
+#[test]
+fn a_failed_sync_step_fails_the_journal_closed() {
+    let mut p = producer();
+    let a = p.send(0, Message::new("t", b"a")).unwrap();
+    let request = p.poll_sync(0).unwrap();
+    p.storage_mut().fail_syncs = true;
+    let result = p.storage_mut().sync(request.segment());
+    assert!(result.is_err());
+    assert!(p.handle_synced(1, request, result).is_err());
+    assert!(!p.is_synced(a), "a failed sync makes nothing durable");
+    assert!(p.failed().is_some());
+    assert!(
+        p.poll_sync(1).is_none(),
+        "a failed journal asks for no more syncs"
+    );
+    assert!(p.sync(1).is_err());
+    let err = p.send(1, Message::new("t", b"b")).unwrap_err();
+    assert!(matches!(err.kind, SendErrorKind::FailedClosed(_)), "{err}");
 }
 
 #[test]

@@ -10,7 +10,10 @@
 //!   `stats`, a delivery callback, dead-letter handling — over a driver that
 //!   runs either on a background thread ([`Builder::spawn`]) or from the
 //!   caller's own loop ([`Builder::open`] + [`Producer::poll`]) on platforms
-//!   without threads (WASI preview 1).
+//!   without threads (WASI preview 1). Its journal is a `FileStorage`
+//!   unless it is opened over another [`RunnerStorage`] (a wrapper around
+//!   one, say) with [`Producer::with_storage`]; the fsyncs the core asks
+//!   for run outside the producer's lock as a storage's [`SyncJob`]s.
 //! - [`transport`]: a file "broker" ([`FileTransport`]) for tests, demos and
 //!   journal-only benchmarks. The network transports are in
 //!   `steadfast-transports`, re-exported as `steadfast::transports` with
@@ -197,5 +200,5 @@ pub use steadfast_core::{
 /// with feature `rest`, `transports::kafka` with feature `kafka`.
 #[cfg(any(feature = "rest", feature = "kafka"))]
 pub use steadfast_transports as transports;
-pub use storage::{DurabilityNote, FileError, FileStorage, OpenStorageError};
+pub use storage::{DurabilityNote, FileError, FileStorage, OpenStorageError, RunnerStorage, SyncJob};
 pub use transport::FileTransport;

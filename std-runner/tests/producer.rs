@@ -5,16 +5,40 @@
 #![allow(clippy::unwrap_used, clippy::result_large_err)]
 
 mod common;
+mod faulty;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use faulty::{Faults, FaultyStorage};
 use steadfast::transport::HoldTransport;
 use steadfast::{
-    BatchStop, Config, Delivery, Failure, FailureClass, FileTransport, FullCause, OwnedMessage, Producer,
-    Refusal, SendTimeoutError, SyncPolicy, TrySendError,
+    BatchStop, Config, Delivery, Failure, FailureClass, FileStorage, FileTransport, FullCause, MessageId,
+    OwnedMessage, Producer, Refusal, SendTimeoutError, SyncPolicy, TrySendError,
 };
+
+/// A producer over a [`FaultyStorage`] on `journal` (the runner's
+/// `Producer` over a second storage), with its fault switches.
+fn faulty_producer(journal: &std::path::Path) -> (Producer<FaultyStorage>, Faults) {
+    let (storage, faults) = FaultyStorage::new(FileStorage::open(journal).unwrap());
+    let p = Producer::with_storage(storage)
+        .spawn(HoldTransport::default())
+        .unwrap();
+    (p, faults)
+}
+
+/// Opens `journal` again (a plain `FileStorage`), delivers everything to a
+/// file and returns the ids delivered.
+fn deliver_after_restart(journal: &std::path::Path, out: &std::path::Path) -> Vec<String> {
+    let p = Producer::builder(journal)
+        .spawn(FileTransport::open(out).unwrap())
+        .unwrap();
+    p.flush_timeout(Duration::from_secs(10)).unwrap();
+    p.close(Duration::from_secs(1)).unwrap();
+    let delivered = steadfast::transport::read_delivered(out).unwrap();
+    delivered.records.iter().map(|r| r.id.clone()).collect()
+}
 
 fn small_config() -> Config {
     Config {
@@ -107,35 +131,55 @@ fn under_always_every_send_returns_only_once_an_fsync_covered_it() {
 }
 
 #[test]
-fn a_failed_fsync_refuses_every_parked_sender() {
+fn a_failed_fsync_refuses_every_parked_sender_and_loses_nothing_acknowledged() {
     let dir = common::tempdir();
-    let p = Arc::new(
-        Producer::builder(dir.path().join("journal"))
-            .spawn(HoldTransport::default())
-            .unwrap(),
-    );
+    let journal = dir.path().join("journal");
+    let (p, faults) = faulty_producer(&journal);
+    let p = Arc::new(p);
     let (tx, rx) = std::sync::mpsc::channel();
     for t in 0..16 {
         let (p, tx) = (Arc::clone(&p), tx.clone());
         std::thread::spawn(move || {
-            let mut ok = 0u32;
+            let mut acked: Vec<MessageId> = Vec::new();
             let refusal = loop {
-                match p.send(OwnedMessage::new("t", format!("{t}-{ok}"))) {
-                    Ok(_) => ok += 1,
+                match p.send(OwnedMessage::new("t", format!("{t}-{}", acked.len()))) {
+                    Ok(id) => acked.push(id),
                     Err(e) => break e.refusal,
                 }
             };
-            tx.send((ok, refusal)).unwrap();
+            tx.send((acked, refusal)).unwrap();
         });
     }
     drop(tx);
     steadfast::clock::sleep(Duration::from_millis(200));
-    p.inject_sync_failure();
+    let synced_before = faults.syncs();
+    assert!(synced_before > 0, "group commit ran no fsync through the wrapper");
+    faults.fail_syncs();
+    let mut acked = Vec::new();
     for _ in 0..16 {
         // No sender hangs: each is refused within a few parking periods.
-        let (_, refusal) = rx.recv_timeout(Duration::from_secs(10)).expect("a sender hung");
+        let (ids, refusal) = rx.recv_timeout(Duration::from_secs(10)).expect("a sender hung");
         assert!(matches!(refusal, Refusal::FailedClosed { .. }), "{refusal}");
+        acked.extend(ids);
     }
+    assert!(p.stats().failed.is_some());
+    let p = Arc::into_inner(p).unwrap();
+    assert!(
+        p.close(Duration::ZERO).is_err(),
+        "closing a failed journal reports it"
+    );
+    // Every send acknowledged before the failure is delivered after a restart.
+    assert!(!acked.is_empty());
+    let delivered = deliver_after_restart(&journal, &dir.path().join("out.jsonl"));
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|id| !delivered.contains(&id.to_string()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged messages lost: {lost:?}",
+        lost.len()
+    );
 }
 
 #[test]
@@ -388,11 +432,9 @@ fn refused_messages_are_handed_back() {
 fn a_failed_fsync_fails_closed_and_a_restart_recovers() {
     let dir = common::tempdir();
     let journal = dir.path().join("journal");
-    let p = Producer::builder(&journal)
-        .spawn(HoldTransport::default())
-        .unwrap();
+    let (p, faults) = faulty_producer(&journal);
     let kept = p.send(OwnedMessage::new("t", "kept")).unwrap();
-    p.inject_sync_failure();
+    faults.fail_syncs();
     let m = OwnedMessage::new("t", "unsure");
     let err = p.send(m.clone()).unwrap_err();
     assert_eq!(err.message, m);
@@ -410,12 +452,6 @@ fn a_failed_fsync_fails_closed_and_a_restart_recovers() {
     assert!(p.stats().failed.is_some());
     assert!(p.close(Duration::ZERO).is_err());
 
-    let out = dir.path().join("out.jsonl");
-    let p = Producer::builder(&journal)
-        .spawn(FileTransport::open(&out).unwrap())
-        .unwrap();
-    p.flush_timeout(Duration::from_secs(10)).unwrap();
-    p.close(Duration::from_secs(1)).unwrap();
-    let delivered = steadfast::transport::read_delivered(&out).unwrap();
-    assert!(delivered.records.iter().any(|r| r.id == kept.to_string()));
+    let delivered = deliver_after_restart(&journal, &dir.path().join("out.jsonl"));
+    assert!(delivered.contains(&kept.to_string()));
 }

@@ -23,7 +23,7 @@
 //!                                 once nothing in it is needed)
 //! ```
 //!
-//! Ordering: each lane (`lane`) has at most one batch in flight; a failed
+//! Ordering: each lane (`lane.rs`) has at most one batch in flight; a failed
 //! record is sent again before anything after it in its lane, and the
 //! lane's *watermark* — journaled in `Confirm` entries — only moves over a
 //! done prefix. A crash re-sends what is past the watermark (at-least-once).

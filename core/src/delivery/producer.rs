@@ -12,7 +12,7 @@ use crate::journal::report::RecoveryReport;
 use crate::journal::{Journal, JournalLimits, Position, WriteError, manifest_frame_len};
 use crate::message::{CodecError, Message, MessageId, Record, Seq};
 use crate::retry::Jitter;
-use crate::storage::{Storage, StorageError, StorageErrorKind};
+use crate::storage::{Storage, StorageError, StorageErrorKind, SyncRequest};
 use crate::transport::{Failure, Millis, OutgoingRecord};
 
 /// Counters and gauges for `stats()`.
@@ -122,15 +122,23 @@ impl Transmit {
 ///
 /// 1. [`send`](Self::send) new messages (each returns its seq once appended).
 ///    With [`SyncPolicy::Always`](crate::SyncPolicy::Always), report a send complete only when
-///    [`is_synced`](Self::is_synced) says so, after calling
-///    [`sync`](Self::sync) (one sync covers every send before it: group commit).
-/// 2. While [`poll_transmit`](Self::poll_transmit) returns a batch, hand its
+///    [`is_synced`](Self::is_synced) says so.
+/// 2. Durability: take the sync the journal needs from
+///    [`poll_sync`](Self::poll_sync) (a [`SyncRequest`]: a segment, up to
+///    which byte, up to which seq), run it, and feed the result to
+///    [`handle_synced`](Self::handle_synced). One sync covers every send
+///    before it (group commit), and it may run without the producer, for
+///    example an fsync outside the lock that guards it while other threads
+///    go on sending; a failed one fails the journal closed.
+///    [`sync`](Self::sync) does both steps with [`Storage::sync`], for a
+///    driver that holds the producer throughout.
+/// 3. While [`poll_transmit`](Self::poll_transmit) returns a batch, hand its
 ///    records to the transport.
-/// 3. Wait for the transport no longer than [`poll_timeout`](Self::poll_timeout),
+/// 4. Wait for the transport no longer than [`poll_timeout`](Self::poll_timeout),
 ///    and feed every outcome to [`handle_outcome`](Self::handle_outcome);
 ///    then pass each [`Delivery`] from [`poll_delivery`](Self::poll_delivery)
 ///    to the user. Confirmations come out in send order within a lane.
-/// 4. Call [`handle_timeout`](Self::handle_timeout) (spurious calls are fine):
+/// 5. Call [`handle_timeout`](Self::handle_timeout) (spurious calls are fine):
 ///    it journals confirmations, syncs on the interval, writes the
 ///    high-water mark and deletes segments nobody needs.
 ///
@@ -294,11 +302,11 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         // Recovery may have read the last segment's tail from the page cache
         // (after a process crash) and now counts it as synced: make that
         // true before anything is built on it.
-        if let Some(id) = journal.segments.last().map(|s| s.id)
-            && let Err(e) = journal.storage.sync(id)
+        if let Some(id) = journal.current_segment()
+            && let Err(e) = journal.storage_mut().sync(id)
         {
             return Err(OpenFailed {
-                storage: journal.storage,
+                storage: journal.into_storage(),
                 buffer: buf,
                 error: OpenError::Storage(e),
             });
@@ -308,7 +316,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         // accepts the jump: its chain is intact), so what is synced next is
         // an entry that exists.
         let rolled = match journal.roll(spare) {
-            Err(WriteError::NoSegmentSlot) if !journal.segments.is_empty() => journal.append_manifest(spare),
+            Err(WriteError::NoSegmentSlot) if journal.segment_count() > 0 => journal.append_manifest(spare),
             other => other,
         };
         if let Err(e) = rolled.and_then(|()| journal.sync()) {
@@ -317,7 +325,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 _ => OpenError::Config("could not start a new segment"),
             };
             return Err(OpenFailed {
-                storage: journal.storage,
+                storage: journal.into_storage(),
                 buffer: buf,
                 error,
             });
@@ -326,8 +334,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         // crash-loops while the broker is away would otherwise add a segment
         // per start until every segment slot is used and `open` fails.
         let _ = journal.collect(write, spare);
-        let cursor = journal.segments.first().map(|s| Position {
-            segment: s.id,
+        let cursor = journal.first_segment().map(|segment| Position {
+            segment,
             offset: SEGMENT_HEADER_LEN as u64,
         });
         let stats = Stats {
@@ -389,14 +397,14 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         let max_entry = self.config.max_entry;
         let (write, spare, _) = areas(self.buf.as_mut(), max_entry, self.manifest_len);
         let budget = self.config.budget;
-        let used = self.journal.bytes;
+        let used = self.journal.bytes();
         // The message is encoded where it lies (a by-value argument is the
         // caller's copy): building a `Record` around it would move its
         // ~600 bytes (inline headers) once more per send. It is moved only
         // into an error, to hand it back.
         let mut id = MessageId {
-            journal: self.journal.id,
-            seq: self.journal.next_seq,
+            journal: self.journal.id(),
+            seq: self.journal.next_seq(),
         };
         let encode = |id: MessageId, message: &Message<'_>, write: &mut [u8]| {
             let payload = write
@@ -435,20 +443,19 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         // the seq the message will really get.
         let rolls = self
             .journal
-            .segments
-            .last()
-            .is_none_or(|cur| cur.len + frame as u64 > self.journal.limits.segment_size);
+            .current_len()
+            .is_none_or(|len| len + frame as u64 > self.journal.limits().segment_size);
         // Keep the last two segment slots for bookkeeping (confirmations and
         // deletions must always be journaled, or nothing is ever freed) and
         // for the segment the next `open` starts.
-        if rolls && SEGMENTS > 3 && self.journal.segments.len() + 3 > SEGMENTS {
+        if rolls && SEGMENTS > 3 && self.journal.segment_count() + 3 > SEGMENTS {
             return Err(SendError {
                 kind: SendErrorKind::Full { budget, used },
                 message,
             });
         }
         // A manifest still owed (its write failed) also takes a seq first.
-        if rolls || self.journal.manifest_owed {
+        if rolls || self.journal.manifest_owed() {
             let made_room = if rolls {
                 self.journal.roll(spare)
             } else {
@@ -458,7 +465,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 let kind = kind_of(e, budget, used, frame, max_entry);
                 return Err(SendError { kind, message });
             }
-            id.seq = self.journal.next_seq;
+            id.seq = self.journal.next_seq();
             n = match encode(id, &message, write) {
                 Ok(n) => n,
                 Err(_) => {
@@ -493,17 +500,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     /// would free its space. (A segment of bookkeeping only is not worth
     /// a new one: the new one would start with as much.)
     pub fn current_reclaimable(&self) -> bool {
-        let Some(cur) = self.journal.segments.last() else {
-            return false;
-        };
-        let has_messages = cur.lane_count.iter().any(|n| *n > 0);
-        let done = cur.dl_live == 0
-            && cur
-                .lane_max
-                .iter()
-                .zip(self.journal.marks.iter())
-                .all(|(max, mark)| max <= mark);
-        has_messages && done
+        self.journal.current_done()
     }
 
     /// Seals the current segment and deletes it if it is
@@ -530,7 +527,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         let Some(l) = self.lanes.get_mut(usize::from(lane)) else {
             return;
         };
-        if seq <= self.journal.marks[usize::from(lane)] || l.last_seq().is_some_and(|last| seq <= last) {
+        if seq <= self.journal.mark(usize::from(lane)) || l.last_seq().is_some_and(|last| seq <= last) {
             return;
         }
         if l.overflow.is_some() {
@@ -543,36 +540,81 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
 
     /// True if entry `seq` is durable (synced).
     pub fn is_synced(&self, seq: Seq) -> bool {
-        seq <= self.journal.synced_seq
+        seq <= self.journal.synced_seq()
     }
 
-    /// True if entries were appended since the last sync.
+    /// True if entries were appended since the last sync (then
+    /// [`poll_sync`](Self::poll_sync) has a request).
     pub fn needs_sync(&self) -> bool {
-        self.journal.appended_seq() > self.journal.synced_seq
+        self.journal.sync_request().is_some()
     }
 
-    /// Syncs everything appended so far (one sync for every waiting sender).
-    pub fn sync(&mut self, now: Millis) -> Result<(), JournalError> {
+    /// The sync that would make every entry appended so far durable, or
+    /// `None` if they are (or the journal failed closed).
+    ///
+    /// Run it (with [`Storage::sync`] of [`SyncRequest::segment`], or any
+    /// means with the same effect, for example an fsync of the same file on
+    /// another thread, outside the lock that guards the producer), then hand
+    /// the request and the result to [`handle_synced`](Self::handle_synced).
+    /// Sends may go on meanwhile; they need the next sync. Calling it again
+    /// before `handle_synced` hands out a request covering at least as much,
+    /// and running both is harmless. Whether a sync is *due* is the
+    /// driver's call under [`SyncPolicy::Never`](crate::SyncPolicy::Never) and `Interval`;
+    /// [`poll_timeout`](Self::poll_timeout) and
+    /// [`handle_timeout`](Self::handle_timeout) follow the configured policy.
+    pub fn poll_sync(&self, now: Millis) -> Option<SyncRequest> {
+        let _ = now;
+        self.journal.sync_request()
+    }
+
+    /// Feeds the result of the sync `request` asked for. On success every
+    /// entry up to [`SyncRequest::seq`] counts as durable
+    /// ([`is_synced`](Self::is_synced)); on failure the journal fails
+    /// closed (a failed fsync may have dropped the data: nothing appended
+    /// is reported durable again, every later call fails, and the next
+    /// [`open`](Self::open) recovers from what is really stored).
+    pub fn handle_synced(
+        &mut self,
+        now: Millis,
+        request: SyncRequest,
+        result: Result<(), S::Error>,
+    ) -> Result<(), JournalError> {
         self.last_sync = now;
-        self.journal.sync().map_err(journal_error)
+        self.journal.synced(request, result).map_err(journal_error)
+    }
+
+    /// Syncs everything appended so far with [`Storage::sync`], as one
+    /// [`poll_sync`](Self::poll_sync) and
+    /// [`handle_synced`](Self::handle_synced) (one sync for every waiting
+    /// sender): for drivers that sync where they hold the producer.
+    pub fn sync(&mut self, now: Millis) -> Result<(), JournalError> {
+        if let Some(kind) = self.journal.failed() {
+            return Err(JournalError::FailedClosed(kind));
+        }
+        let Some(request) = self.poll_sync(now) else {
+            self.last_sync = now;
+            return Ok(());
+        };
+        let result = self.journal.storage_mut().sync(request.segment());
+        self.handle_synced(now, request, result)
     }
 
     /// Failure that closed the journal, if any.
     pub fn failed(&self) -> Option<StorageErrorKind> {
-        self.journal.failed
+        self.journal.failed()
     }
 
     /// The journal's id (first half of every [`MessageId`]).
     pub fn journal_id(&self) -> u64 {
-        self.journal.id
+        self.journal.id()
     }
 
     /// Counters and gauges.
     pub fn stats(&self) -> Stats {
         Stats {
-            journal_bytes: self.journal.bytes,
-            segments: self.journal.segments.len() as u64,
-            synced_seq: self.journal.synced_seq,
+            journal_bytes: self.journal.bytes(),
+            segments: self.journal.segment_count() as u64,
+            synced_seq: self.journal.synced_seq(),
             ..self.stats
         }
     }
@@ -587,13 +629,13 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
 
     /// The storage (for inspection; do not write to it).
     pub fn storage(&self) -> &S {
-        &self.journal.storage
+        self.journal.storage()
     }
 
     /// Mutable access to the storage, for drivers that need it (for example
     /// to sync outside a lock). Writing journal data through it corrupts the journal.
     pub fn storage_mut(&mut self) -> &mut S {
-        &mut self.journal.storage
+        self.journal.storage_mut()
     }
 
     /// Closes the producer, returning the storage and buffer. Everything
@@ -601,12 +643,12 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     pub fn into_parts(mut self) -> (S, B) {
         let max_entry = self.config.max_entry;
         let (write, spare, _) = areas(self.buf.as_mut(), max_entry, self.manifest_len);
-        if self.journal.failed.is_none() {
+        if self.journal.failed().is_none() {
             let _ = self.journal.flush_marks(write, spare);
             let _ = self.journal.sync();
             let _ = self.journal.write_meta();
         }
-        (self.journal.storage, self.buf)
+        (self.journal.into_storage(), self.buf)
     }
 }
 

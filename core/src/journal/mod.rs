@@ -17,6 +17,7 @@
 pub mod checksum;
 pub mod entry;
 pub mod format;
+mod index;
 pub(crate) mod reader;
 pub mod recovery;
 pub mod report;
@@ -29,8 +30,10 @@ use format::{
 };
 use reader::{ChunkReader, Read};
 
+pub(crate) use index::SegmentInfo;
+
 use crate::message::Seq;
-use crate::storage::{SegmentId, Storage, StorageError, StorageErrorKind};
+use crate::storage::{SegmentId, Storage, StorageError, StorageErrorKind, SyncRequest};
 
 /// Where an entry sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,75 +42,6 @@ pub struct Position {
     pub segment: SegmentId,
     /// Byte offset of the frame.
     pub offset: u64,
-}
-
-/// The compact in-memory index of one segment.
-#[derive(Clone, Debug)]
-pub(crate) struct SegmentInfo<const LANES: usize> {
-    pub id: SegmentId,
-    /// Seq of the entry before this segment.
-    pub prev_seq: Seq,
-    /// Seq of its last entry (`prev_seq` while empty).
-    pub last_seq: Seq,
-    /// Checksum of its last entry.
-    pub last_crc: u32,
-    /// Bytes, header included.
-    pub len: u64,
-    /// Highest message seq of each lane in this segment (0: none).
-    pub lane_max: [Seq; LANES],
-    /// Lowest message seq of each lane in this segment (0: none).
-    pub lane_min: [Seq; LANES],
-    /// Messages of each lane in this segment.
-    pub lane_count: [u32; LANES],
-    /// Dead letters in it not yet discarded or re-driven.
-    pub dl_live: u32,
-    /// Dead letters ever written into it.
-    pub dl_written: u32,
-    /// Highest segment holding a dead letter resolved by an entry in this
-    /// one: this segment must outlive it, or the dead letter would come back.
-    pub resolve_pin: Option<SegmentId>,
-    /// Recovery found damage in it: quarantine it instead of deleting it.
-    pub damaged: bool,
-    /// Its `SegmentRemoved` entry is written: a manifest written from now on
-    /// must not list it (that entry may be in a segment deleted before the
-    /// manifest's, and recovery would then report it missing).
-    pub removing: bool,
-}
-
-impl<const LANES: usize> SegmentInfo<LANES> {
-    pub(crate) fn new(id: SegmentId, prev_seq: Seq, prev_crc: u32) -> Self {
-        SegmentInfo {
-            id,
-            prev_seq,
-            last_seq: prev_seq,
-            last_crc: prev_crc,
-            len: SEGMENT_HEADER_LEN as u64,
-            lane_max: [0; LANES],
-            lane_min: [0; LANES],
-            lane_count: [0; LANES],
-            dl_live: 0,
-            dl_written: 0,
-            resolve_pin: None,
-            damaged: false,
-            removing: false,
-        }
-    }
-
-    /// Counts a message of `lane` in this segment's summary.
-    pub(crate) fn add_message(&mut self, lane: u16, seq: Seq) {
-        let lane = usize::from(lane);
-        if lane < LANES {
-            self.lane_max[lane] = seq;
-            if self.lane_count[lane] == 0 {
-                self.lane_min[lane] = seq;
-            }
-            self.lane_count[lane] += 1;
-        }
-    }
-
-    pub(crate) fn contains(&self, seq: Seq) -> bool {
-        seq > self.prev_seq && seq <= self.last_seq
-    }
 }
 
 /// Failure of a journal write.
@@ -150,26 +84,33 @@ pub const fn manifest_frame_len(lanes: usize, segments: usize) -> usize {
 }
 
 /// The journal's write side and index. Owned by [`Producer`](crate::Producer).
+///
+/// Its fields are private to the journal (recovery builds it); the
+/// delivery code goes through the methods below, so the journal keeps its
+/// own invariants (a watermark never moves back, what is synced never
+/// passes what is appended).
 pub(crate) struct Journal<S, const LANES: usize, const SEGS: usize> {
-    pub storage: S,
-    pub id: u64,
-    pub lanes_on_disk: u16,
-    pub segments: heapless::Vec<SegmentInfo<LANES>, SEGS>,
-    pub next_seq: Seq,
-    pub last_crc: u32,
-    pub synced_seq: Seq,
-    pub meta_generation: u64,
-    pub meta_durable: Seq,
-    pub reserved_seq: Seq,
+    storage: S,
+    id: u64,
+    lanes_on_disk: u16,
+    segments: heapless::Vec<SegmentInfo<LANES>, SEGS>,
+    next_seq: Seq,
+    last_crc: u32,
+    /// Every entry up to here is durable: the one record of durability
+    /// (raised by [`Journal::synced`], never by the storage).
+    synced_seq: Seq,
+    meta_generation: u64,
+    meta_durable: Seq,
+    reserved_seq: Seq,
     /// Per-lane watermark: every message of the lane up to it is done.
-    pub marks: [Seq; LANES],
-    pub marks_dirty: bool,
-    pub bytes: u64,
-    pub failed: Option<StorageErrorKind>,
-    pub limits: JournalLimits,
-    pub reader: ChunkReader,
+    marks: [Seq; LANES],
+    marks_dirty: bool,
+    bytes: u64,
+    failed: Option<StorageErrorKind>,
+    limits: JournalLimits,
+    reader: ChunkReader,
     /// The current segment's manifest could not be written yet.
-    pub manifest_owed: bool,
+    manifest_owed: bool,
 }
 
 impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> {
@@ -310,27 +251,46 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         Ok(())
     }
 
-    /// Makes everything appended so far durable.
+    /// The sync that would make everything appended so far durable, or
+    /// `None` if it is (or the journal failed closed). Only the newest
+    /// segment can hold unsynced entries: [`roll`](Self::roll) syncs a
+    /// segment before it starts the next one.
+    pub(crate) fn sync_request(&self) -> Option<SyncRequest> {
+        let appended = self.appended_seq();
+        if self.failed.is_some() || appended <= self.synced_seq {
+            return None;
+        }
+        let cur = self.segments.last()?;
+        Some(SyncRequest::new(cur.id, cur.len, appended))
+    }
+
+    /// Records the result of the sync `request` asked for: its entries are
+    /// durable, or (after an I/O error) the journal fails closed, as a
+    /// failed fsync may have dropped dirty pages.
+    pub(crate) fn synced(
+        &mut self,
+        request: SyncRequest,
+        result: Result<(), S::Error>,
+    ) -> Result<(), WriteError<S::Error>> {
+        debug_assert!(request.seq() <= self.appended_seq(), "a sync past the log's end");
+        if let Err(e) = result {
+            self.failed = Some(StorageErrorKind::FailedClosed);
+            return Err(WriteError::Storage(e));
+        }
+        self.check_open()?;
+        // Requests may be answered out of order (a later one ran first).
+        self.synced_seq = self.synced_seq.max(request.seq());
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable, with one `Storage::sync`.
     pub(crate) fn sync(&mut self) -> Result<(), WriteError<S::Error>> {
         self.check_open()?;
-        let appended = self.appended_seq();
-        if appended <= self.synced_seq {
-            return Ok(());
-        }
-        let Some(id) = self.segments.last().map(|s| s.id) else {
+        let Some(request) = self.sync_request() else {
             return Ok(());
         };
-        match self.storage.sync(id) {
-            Ok(()) => {
-                self.synced_seq = appended;
-                Ok(())
-            }
-            Err(e) => {
-                // A failed fsync may have dropped dirty pages: fail closed.
-                self.failed = Some(StorageErrorKind::FailedClosed);
-                Err(WriteError::Storage(e))
-            }
-        }
+        let result = self.storage.sync(request.segment());
+        self.synced(request, result)
     }
 
     /// Writes the meta slot: the high-water mark (what is synced now) and
@@ -460,6 +420,27 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         Ok(doomed.len())
     }
 
+    /// The storage.
+    pub(crate) fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// The storage, mutably (reads that bypass the chunk cache, syncs).
+    pub(crate) fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
+    /// Gives the storage back (the journal is closed).
+    pub(crate) fn into_storage(self) -> S {
+        self.storage
+    }
+
+    /// The storage and the chunk reader, for reads outside the frame cache
+    /// of [`read`](Self::read) (scans that resynchronise after damage).
+    pub(crate) fn reader_parts(&mut self) -> (&mut ChunkReader, &mut S) {
+        (&mut self.reader, &mut self.storage)
+    }
+
     /// Reads the frame at `pos` into `cache` (through the chunk cache).
     pub(crate) fn read(&mut self, cache: &mut [u8], pos: Position) -> Result<Read, S::Error> {
         self.reader
@@ -485,11 +466,6 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
     ) -> Result<Option<(format::FrameHeader, u64)>, S::Error> {
         self.reader
             .skim(&mut self.storage, cache, pos.segment, pos.offset)
-    }
-
-    /// The segment after `id`, if any.
-    pub(crate) fn next_segment(&self, id: SegmentId) -> Option<SegmentId> {
-        self.segments.iter().map(|s| s.id).find(|s| *s > id)
     }
 }
 

@@ -38,8 +38,9 @@ where
     let mut out = vec![0u8; 1 << 20];
     let mut deliveries = Vec::new();
     for _ in 0..rounds {
-        if producer.needs_sync() {
-            let _ = producer.sync(now);
+        if let Some(request) = producer.poll_sync(now) {
+            let result = producer.storage_mut().sync(request.segment());
+            let _ = producer.handle_synced(now, request, result);
         }
         while let Ok(Some(batch)) = producer.poll_transmit(now, &mut out) {
             let records: Vec<OutgoingRecord<'_>> = batch.records(&out).filter_map(Result::ok).collect();

@@ -2,37 +2,59 @@
 //! mode.
 
 use std::hash::{BuildHasher, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use steadfast_core::{Config, Delivery, RecoveryReport, SyncPolicy, Transport};
 
 use super::Producer;
-use super::driver::Driver;
 use super::error::{OpenError, OpenFailed};
 use super::state::{Core, Shared, State};
+use super::transport_side::{DeliveryFn, Driver};
 use crate::clock;
-use crate::storage::{BALLAST_LEN, FileError, FileStorage};
+use crate::storage::{BALLAST_LEN, FileError, FileStorage, OpenStorageError, RunnerStorage};
 
-/// Configures a [`Producer`]; start with [`Producer::builder`].
+/// Configures a [`Producer`]; start with [`Producer::builder`] (a journal
+/// directory) or [`Producer::with_storage`] (a storage of your own).
 ///
 /// The defaults are safe: `SyncPolicy::Always` (nothing acknowledged is
 /// lost even to power loss), a 1 GiB journal budget, 64 MiB segments and
 /// unlimited retries.
-pub struct Builder {
-    dir: PathBuf,
+pub struct Builder<S = FileStorage> {
+    storage: Source<S>,
     config: Config,
     poll_interval: Duration,
     linger: Duration,
     stamp: bool,
-    on_delivery: Option<Box<super::driver::DeliveryFn>>,
+    on_delivery: Option<Box<DeliveryFn>>,
 }
 
-impl std::fmt::Debug for Builder {
+/// Where the builder's storage comes from.
+#[derive(Debug)]
+enum Source<S> {
+    /// A storage to open on this directory (a [`FileStorage`]).
+    Dir {
+        dir: PathBuf,
+        open: fn(&Path) -> Result<S, OpenStorageError>,
+    },
+    /// A storage the caller opened.
+    Given(S),
+}
+
+impl<S> Source<S> {
+    fn open(self) -> Result<S, OpenStorageError> {
+        match self {
+            Source::Dir { dir, open } => open(&dir),
+            Source::Given(storage) => Ok(storage),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Builder<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Builder")
-            .field("dir", &self.dir)
+            .field("storage", &self.storage)
             .field("config", &self.config)
             .field("poll_interval", &self.poll_interval)
             .finish_non_exhaustive()
@@ -40,9 +62,37 @@ impl std::fmt::Debug for Builder {
 }
 
 impl Builder {
+    /// The smallest [`budget`](Self::budget) that admits entries of up to
+    /// `max_entry` bytes: four segments that each hold a header, a manifest
+    /// and one such entry, the core's bookkeeping reserve, the
+    /// [`BALLAST_LEN`] reserve file and the meta slots. About 100 KiB for
+    /// entries of 4 KiB; about 4.1 MiB for the default 1 MiB.
+    pub fn min_budget(max_entry: usize) -> u64 {
+        Core::<FileStorage>::min_budget(max_entry).saturating_add(FILES_OUTSIDE_SEGMENTS)
+    }
+
+    /// The largest [`max_entry`](Self::max_entry) a budget admits (0 if
+    /// the budget is too small for any; the core needs at least 256).
+    pub fn max_entry_for_budget(budget: u64) -> usize {
+        Core::<FileStorage>::max_entry_for_budget(budget.saturating_sub(FILES_OUTSIDE_SEGMENTS))
+    }
+
     pub(crate) fn new(dir: PathBuf) -> Self {
-        Builder {
+        Builder::from_source(Source::Dir {
             dir,
+            open: |dir| FileStorage::open(dir),
+        })
+    }
+}
+
+impl<S> Builder<S> {
+    pub(crate) fn with_storage(storage: S) -> Self {
+        Builder::from_source(Source::Given(storage))
+    }
+
+    fn from_source(storage: Source<S>) -> Self {
+        Builder {
+            storage,
             config: Config::default(),
             poll_interval: Duration::from_millis(10),
             linger: Duration::from_millis(1),
@@ -99,21 +149,6 @@ impl Builder {
     pub fn max_entry(mut self, bytes: usize) -> Self {
         self.config.max_entry = bytes;
         self
-    }
-
-    /// The smallest [`budget`](Self::budget) that admits entries of up to
-    /// `max_entry` bytes: four segments that each hold a header, a manifest
-    /// and one such entry, the core's bookkeeping reserve, the
-    /// [`BALLAST_LEN`] reserve file and the meta slots. About 100 KiB for
-    /// entries of 4 KiB; about 4.1 MiB for the default 1 MiB.
-    pub fn min_budget(max_entry: usize) -> u64 {
-        Core::min_budget(max_entry).saturating_add(FILES_OUTSIDE_SEGMENTS)
-    }
-
-    /// The largest [`max_entry`](Self::max_entry) a budget admits (0 if
-    /// the budget is too small for any; the core needs at least 256).
-    pub fn max_entry_for_budget(budget: u64) -> usize {
-        Core::max_entry_for_budget(budget.saturating_sub(FILES_OUTSIDE_SEGMENTS))
     }
 
     /// Refuse to start on a damaged journal (changing nothing) instead of
@@ -178,14 +213,16 @@ impl Builder {
         self.on_delivery = Some(Box::new(callback));
         self
     }
+}
 
+impl<S: RunnerStorage> Builder<S> {
     /// Opens the journal and starts a background thread that drives
     /// delivery: what most programs want. On failure the transport is
     /// handed back ([`OpenFailed::into_transport`]).
     ///
     /// Compare [`open`](Self::open), which starts no thread and delivers
     /// only while the caller runs [`Producer::poll`].
-    pub fn spawn(self, transport: impl Transport + Send + 'static) -> Result<Producer, OpenFailed> {
+    pub fn spawn(self, transport: impl Transport + Send + 'static) -> Result<Producer<S>, OpenFailed> {
         self.start(Box::new(transport), true)
     }
 
@@ -201,12 +238,12 @@ impl Builder {
     /// thread's stack (see `OPEN_STACK`), and wasm-ld's default 1 MiB stack
     /// is too small: link the program with a larger one, e.g.
     /// `-C link-arg=-zstack-size=8388608` (examples/wasi-produce/build.rs).
-    pub fn open(self, transport: impl Transport + Send + 'static) -> Result<Producer, OpenFailed> {
+    pub fn open(self, transport: impl Transport + Send + 'static) -> Result<Producer<S>, OpenFailed> {
         self.start(Box::new(transport), false)
     }
 
-    fn start(self, transport: Box<dyn Transport + Send>, threaded: bool) -> Result<Producer, OpenFailed> {
-        let mut storage = match FileStorage::open(&self.dir) {
+    fn start(self, transport: Box<dyn Transport + Send>, threaded: bool) -> Result<Producer<S>, OpenFailed> {
+        let mut storage = match self.storage.open() {
             Ok(s) => s,
             Err(e) => {
                 return Err(OpenFailed::new(transport, OpenError::Storage(e)));
@@ -216,7 +253,7 @@ impl Builder {
         let mut config = self.config;
         // The budget counts the ballast and meta files; the core's counts
         // segments only.
-        let minimum = Self::min_budget(config.max_entry);
+        let minimum = Builder::min_budget(config.max_entry);
         if config.budget < minimum {
             let error = steadfast_core::OpenError::BudgetTooSmall {
                 budget: config.budget,
@@ -226,8 +263,11 @@ impl Builder {
             return Err(OpenFailed::new(transport, OpenError::Journal(Box::new(error))));
         }
         config.budget -= FILES_OUTSIDE_SEGMENTS;
-        storage.preallocate_segments(Core::segment_size(&config));
-        storage.keep_ballast();
+        storage.prepare(&Config {
+            segment_size: Core::<S>::segment_size(&config),
+            ..config
+        });
+        storage.keep_reserve();
         if config.journal_id == 0 {
             config.journal_id = random_journal_id();
         }
@@ -241,7 +281,7 @@ impl Builder {
         // lowers `max_entry` (recovery takes a frame longer than the read
         // area for damage).
         let read_floor = Config::default().max_entry.saturating_sub(config.max_entry);
-        let buffer = vec![0u8; Core::buffer_len(&config) + read_floor];
+        let buffer = vec![0u8; Core::<S>::buffer_len(&config) + read_floor];
         let now = clock::millis();
         let (core, report) = match open_core(storage, buffer, config, now) {
             Ok(ok) => ok,
@@ -302,24 +342,24 @@ const OPEN_STACK: usize = 64 << 20;
 /// Recovers and opens the core, on a helper thread with a large stack
 /// where there are threads (the stack is reserved, not used, and freed when
 /// the thread ends).
-fn open_core(
-    storage: FileStorage,
+fn open_core<S: RunnerStorage>(
+    storage: S,
     buffer: Vec<u8>,
     config: Config,
     now: u64,
-) -> Result<(Box<Core>, RecoveryReport), OpenError> {
+) -> Result<(Box<Core<S>>, RecoveryReport), OpenError> {
     let open = move || {
-        let failed = match Core::open(storage, buffer, config, now) {
+        let failed = match Core::<S>::open(storage, buffer, config, now) {
             Ok((core, report)) => return Ok((Box::new(core), report)),
             Err(failed) => failed,
         };
         // A full disk: give up the ballast so the journal can start a
         // segment, deliver and free space (the ballast returns later).
         let mut storage = failed.storage;
-        if !is_no_space(&failed.error) || !storage.release_ballast() {
+        if !is_no_space(&failed.error) || !storage.release_reserve() {
             return Err(OpenError::Journal(Box::new(failed.error)));
         }
-        match Core::open(storage, failed.buffer, config, now) {
+        match Core::<S>::open(storage, failed.buffer, config, now) {
             Ok((core, report)) => Ok((Box::new(core), report)),
             Err(failed) => Err(OpenError::Journal(Box::new(failed.error))),
         }

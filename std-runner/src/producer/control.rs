@@ -11,11 +11,11 @@ use super::dead_letters::{self, DeadLetter};
 use super::driver::PollStatus;
 use super::error::{DeadLetterError, FlushError, OpenError, OpenFailed};
 use super::reentrancy;
-use super::state::{Shared, lock};
+use super::state::{Shared, State, lock};
 use super::stats::Stats;
 use super::{Producer, ROOM_POLL};
 use crate::clock;
-use crate::storage::DurabilityNote;
+use crate::storage::{DurabilityNote, FileStorage, RunnerStorage};
 use crate::transport::HoldTransport;
 
 /// What [`Producer::close`] left behind.
@@ -107,7 +107,7 @@ impl fmt::Display for InspectError {
 
 impl std::error::Error for InspectError {}
 
-impl Producer {
+impl<S: RunnerStorage> Producer<S> {
     /// Runs one round of the driver, waiting at most `timeout` for the
     /// transport or for work. This is how a program without threads (WASI
     /// preview 1) delivers: call it in your own loop, sleeping (or doing
@@ -244,7 +244,7 @@ impl Producer {
             // free, so a restart on a nearly full disk finds room.
             if g.failed.is_none() {
                 let _ = core.handle_timeout(clock::millis().saturating_add(self.confirm_interval));
-                core.storage_mut().keep_ballast();
+                core.storage_mut().keep_reserve();
             }
             let stats = core.stats();
             report.pending = stats.pending;
@@ -263,7 +263,7 @@ impl Producer {
     }
 
     /// Undoes a half-finished open, handing back the transport.
-    pub(crate) fn unwind(shared: Arc<Shared>, error: OpenError) -> OpenFailed {
+    pub(crate) fn unwind(shared: Arc<Shared<S>>, error: OpenError) -> OpenFailed {
         if let Some(core) = shared.lock().core.take() {
             drop(core.into_parts());
         }
@@ -316,23 +316,6 @@ impl Producer {
             .unwrap_or_default()
     }
 
-    /// Makes every later fsync of this producer's journal fail as if the
-    /// device had failed (to test failing closed). Not for production use.
-    #[doc(hidden)]
-    pub fn inject_sync_failure(&self) {
-        if let Some(core) = self.shared.lock().core.as_ref() {
-            core.storage().inject_sync_failure();
-        }
-    }
-
-    /// Files in the journal directory that are not part of the journal.
-    pub fn stray_files(&self) -> std::io::Result<Vec<std::path::PathBuf>> {
-        match self.shared.lock().core.as_ref() {
-            Some(core) => core.storage().stray_files(),
-            None => Ok(Vec::new()),
-        }
-    }
-
     /// Calls `each` for every readable journal entry, oldest first (for
     /// `journal dump`). Holds the producer's lock throughout.
     pub fn for_each_entry(&self, each: impl FnMut(EntryView<'_>)) -> Result<(), InspectError> {
@@ -383,7 +366,7 @@ impl Producer {
     }
 
     /// Makes a dead-letter decision durable under `SyncPolicy::Always`.
-    fn settle(&self, g: std::sync::MutexGuard<'_, super::State>) -> Result<(), DeadLetterError> {
+    fn settle(&self, g: std::sync::MutexGuard<'_, State<S>>) -> Result<(), DeadLetterError> {
         if self.shared.policy != SyncPolicy::Always {
             return Ok(());
         }
@@ -396,6 +379,16 @@ impl Producer {
     }
 }
 
+impl Producer<FileStorage> {
+    /// Files in the journal directory that are not part of the journal.
+    pub fn stray_files(&self) -> std::io::Result<Vec<std::path::PathBuf>> {
+        match self.shared.lock().core.as_ref() {
+            Some(core) => core.storage().stray_files(),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
 fn dead_letter_error(e: JournalError, seq: Seq) -> DeadLetterError {
     match e {
         JournalError::NoSuchDeadLetter => DeadLetterError::NotFound { seq },
@@ -403,7 +396,7 @@ fn dead_letter_error(e: JournalError, seq: Seq) -> DeadLetterError {
     }
 }
 
-impl Drop for Producer {
+impl<S: RunnerStorage> Drop for Producer<S> {
     /// Stops the driver and closes the journal without waiting for
     /// deliveries; everything unconfirmed stays journaled.
     fn drop(&mut self) {

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use steadfast_core::{JournalError, MessageId, Record, Seq};
+use steadfast_core::{JournalError, MessageId, Record, Seq, Storage};
 
 use super::message::OwnedMessage;
 use super::state::Core;
@@ -31,7 +31,7 @@ pub struct DeadLetter {
 }
 
 /// Every dead letter not yet discarded or re-driven, oldest first.
-pub(crate) fn list(core: &mut Core) -> Result<Vec<DeadLetter>, JournalError> {
+pub(crate) fn list<S: Storage>(core: &mut Core<S>) -> Result<Vec<DeadLetter>, JournalError> {
     let mut letters = Vec::new();
     let mut resolved = HashSet::new();
     core.for_each_entry(|entry| {

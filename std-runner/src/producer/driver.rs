@@ -16,32 +16,19 @@
 //! The background driver runs the `Sync::Interval` fsyncs on a second
 //! thread (`run_syncer`): an fsync of the megabytes an interval dirties
 //! takes tens of milliseconds, which neither the driver (batches, outcomes)
-//! nor a sender (the first to find one due used to run it) should wait for.
+//! nor a sender should wait for. Every fsync, wherever it runs, is the
+//! core's sync step (`Shared::lead_sync` in `state.rs`).
 
 use std::time::Duration;
 
-use steadfast_core::{
-    Delivery, Failure, FailureClass, JournalError, Millis, Outcome, OutgoingRecord, Seq, SyncPolicy,
-    Transport,
-};
+use steadfast_core::{Failure, FailureClass, JournalError, Millis, Outcome, OutgoingRecord, SyncPolicy};
 
 use super::reentrancy;
-use super::state::Shared;
+use super::state::{Shared, State};
 use super::stats::note_outcomes;
+use super::transport_side::Driver;
 use crate::clock;
-
-/// The user's delivery callback.
-pub type DeliveryFn = dyn FnMut(&Delivery) + Send;
-
-/// The transport side of the producer; whoever holds it runs rounds.
-pub(crate) struct Driver {
-    pub transport: Box<dyn Transport + Send>,
-    /// Batches are encoded into this (the core's `poll_transmit` buffer).
-    pub out: Vec<u8>,
-    pub outcomes: Vec<(Seq, Outcome)>,
-    pub deliveries: Vec<Delivery>,
-    pub on_delivery: Option<Box<DeliveryFn>>,
-}
+use crate::storage::RunnerStorage;
 
 /// What one round did, for [`Producer::poll`](crate::Producer::poll).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -77,7 +64,7 @@ const SYNC_EARLY: Millis = 20;
 /// make the driver spin.
 const ERROR_BACKOFF: Duration = Duration::from_millis(20);
 
-impl Shared {
+impl<S: RunnerStorage> Shared<S> {
     /// Runs one round, waiting at most `max_wait` for outcomes or work.
     pub(crate) fn round(&self, d: &mut Driver, max_wait: Duration) -> PollStatus {
         self.round_with(d, max_wait, IntervalSyncs::InRound)
@@ -165,7 +152,7 @@ impl Shared {
         let bytes_before = core.stats().journal_bytes;
         let timers = core.handle_timeout(now);
         let freed = core.stats().journal_bytes < bytes_before;
-        let dirty = core.needs_sync() || !core.storage().is_synced();
+        let dirty = core.needs_sync();
         if let Err(e) = timers {
             note_error(state, e);
         }
@@ -188,7 +175,7 @@ impl Shared {
             let _ = g.flush_storage();
             if freed && let Some(core) = g.core.as_mut() {
                 // Space was freed: take back the ballast a full disk used.
-                core.storage_mut().keep_ballast();
+                core.storage_mut().keep_reserve();
             }
         }
         let stopped = g.failed.is_some();
@@ -227,17 +214,16 @@ impl Shared {
 
     /// The core's next deadline, and the interval fsync's if the round
     /// runs it.
-    fn next_deadline(&self, state: &super::state::State, now: u64, syncs: IntervalSyncs) -> Option<u64> {
+    fn next_deadline(&self, state: &State<S>, now: u64, syncs: IntervalSyncs) -> Option<u64> {
         let core = state.core.as_ref()?;
         let mut next = core.poll_timeout(now);
         if let (SyncPolicy::Interval(every), IntervalSyncs::InRound) = (self.policy, syncs)
-            && (core.needs_sync() || !core.storage().is_synced())
+            && core.needs_sync()
         {
             // While another thread's fsync runs, the next one is due
             // `every` after it ends: waking `every` from now is early
-            // enough. Waking when the last one was due made the driver
-            // spin until it ended (368,000 rounds for 200,000 messages in
-            // the Kafka benchmark, where a sender led the fsyncs).
+            // enough (waking when the last one was due would make the
+            // driver spin until it ends).
             let at = if state.syncing {
                 now.saturating_add(every)
             } else {
@@ -322,10 +308,7 @@ impl Shared {
         let mut g = self.lock();
         while !g.stopping {
             let now = clock::millis();
-            let dirty = g
-                .core
-                .as_ref()
-                .is_some_and(|c| c.needs_sync() || !c.storage().is_synced());
+            let dirty = g.core.as_ref().is_some_and(|c| c.needs_sync());
             let start_at = g.last_sync.saturating_add(every - early);
             // Clean, or another thread's fsync is running (it signals
             // `progress` when it ends): look again an interval from now.
@@ -355,7 +338,7 @@ fn stopped() -> PollStatus {
     }
 }
 
-fn note_error(state: &mut super::state::State, e: JournalError) {
+fn note_error<S: RunnerStorage>(state: &mut State<S>, e: JournalError) {
     match e {
         JournalError::FailedClosed(_) => {
             let reason = state

@@ -18,6 +18,7 @@ mod message;
 mod reentrancy;
 mod state;
 mod stats;
+mod transport_side;
 
 use std::sync::{Arc, MutexGuard};
 use std::thread::JoinHandle;
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 pub use builder::Builder;
 pub use control::{CloseError, CloseReport, InspectError};
 pub use dead_letters::DeadLetter;
-pub use driver::{DeliveryFn, PollStatus};
+pub use driver::PollStatus;
 pub use error::{
     BatchError, BatchStop, DeadLetterError, FlushError, FullCause, OpenError, OpenFailed, Refusal, SendError,
     SendTimeoutError, TrySendError,
@@ -34,10 +35,12 @@ pub use error::{
 pub use message::{MAX_MESSAGE_HEADERS, OwnedMessage};
 pub use stats::{FsyncStats, Stats};
 use steadfast_core::{Message, MessageId, Millis, RecoveryReport, SendErrorKind, Seq, SyncPolicy};
+pub use transport_side::DeliveryFn;
 
 use state::{Shared, State};
 
 use crate::clock;
+use crate::storage::{FileStorage, RunnerStorage};
 
 /// How long a blocked call waits between re-checks for room.
 const ROOM_POLL: Duration = Duration::from_millis(20);
@@ -52,8 +55,12 @@ enum Wait {
 }
 
 /// A Kafka producer that does not lose messages. See the crate docs.
-pub struct Producer {
-    shared: Arc<Shared>,
+///
+/// Its journal lives in a [`FileStorage`] unless it is opened over another
+/// [`RunnerStorage`] (for example a wrapper around one), with
+/// [`Producer::with_storage`].
+pub struct Producer<S: RunnerStorage = FileStorage> {
+    shared: Arc<Shared<S>>,
     thread: Option<JoinHandle<()>>,
     report: RecoveryReport,
     max_entry: usize,
@@ -63,7 +70,7 @@ pub struct Producer {
     stamp: bool,
 }
 
-impl std::fmt::Debug for Producer {
+impl<S: RunnerStorage> std::fmt::Debug for Producer<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Producer")
             .field("threaded", &self.shared.threaded)
@@ -77,6 +84,17 @@ impl Producer {
     /// 0700 if missing).
     pub fn builder(dir: impl Into<std::path::PathBuf>) -> Builder {
         Builder::new(dir.into())
+    }
+}
+
+impl<S: RunnerStorage> Producer<S> {
+    /// Starts configuring a producer whose journal lives in `storage`, for
+    /// example a [`FileStorage`] in a wrapper of your own (one that injects
+    /// faults in tests). Before the journal is opened the builder calls
+    /// [`RunnerStorage::prepare`] and [`RunnerStorage::keep_reserve`] on it,
+    /// as on the `FileStorage` that [`Producer::builder`] opens itself.
+    pub fn with_storage(storage: S) -> Builder<S> {
+        Builder::with_storage(storage)
     }
 
     /// Journals `message`, waiting for room as long as it takes; returns its
@@ -346,13 +364,13 @@ impl Producer {
     /// what power loss can take, and `poll` may not be called for a while.
     /// With a background thread its syncer runs them, so no `send` waits
     /// for the disk.
-    fn interval_sync(&self, g: MutexGuard<'_, State>) {
+    fn interval_sync(&self, g: MutexGuard<'_, State<S>>) {
         if let SyncPolicy::Interval(every) = self.shared.policy
             && !self.shared.threaded
             && !g.syncing
             && g.failed.is_none()
             && clock::millis() >= g.last_sync.saturating_add(every)
-            && g.core.as_ref().is_some_and(|c| !c.storage().is_synced())
+            && g.core.as_ref().is_some_and(|c| c.needs_sync())
         {
             drop(self.shared.lead_sync(g));
         }
@@ -361,7 +379,7 @@ impl Producer {
     /// Appends one message under the lock.
     fn append<'m>(
         &self,
-        g: &mut State,
+        g: &mut State<S>,
         now: Millis,
         view: Message<'m>,
     ) -> Result<Seq, (Message<'m>, BatchStop)> {
@@ -379,9 +397,9 @@ impl Producer {
             // ballast so that the core can start a new segment and delete
             // that one, then take the ballast back out of the space freed.
             Err(e) if e.kind == SendErrorKind::NoSpace && core.current_reclaimable() => {
-                core.storage_mut().release_ballast();
+                core.storage_mut().release_reserve();
                 if core.reclaim_current() {
-                    core.storage_mut().keep_ballast();
+                    core.storage_mut().keep_reserve();
                 }
                 core.send(now, e.message)
             }
@@ -405,18 +423,15 @@ impl Producer {
                         BatchStop::Refused(Refusal::TooLarge { size, limit })
                     }
                     SendErrorKind::Invalid(why) => BatchStop::Refused(Refusal::Invalid(why)),
-                    SendErrorKind::FailedClosed(kind) | SendErrorKind::Storage(kind) => match core.failed() {
-                        Some(_) => {
-                            let reason = core
-                                .storage()
-                                .failure()
-                                .map_or_else(|| kind.to_string(), str::to_string);
-                            g.failed.get_or_insert(reason.clone());
-                            self.shared.progress.notify_all();
-                            BatchStop::Refused(Refusal::FailedClosed { reason })
-                        }
-                        None => BatchStop::Refused(Refusal::Storage(kind)),
-                    },
+                    SendErrorKind::FailedClosed(_) | SendErrorKind::Storage(_) if core.failed().is_some() => {
+                        let reason = state::failure_reason(core);
+                        g.failed.get_or_insert(reason.clone());
+                        self.shared.progress.notify_all();
+                        BatchStop::Refused(Refusal::FailedClosed { reason })
+                    }
+                    SendErrorKind::FailedClosed(kind) | SendErrorKind::Storage(kind) => {
+                        BatchStop::Refused(Refusal::Storage(kind))
+                    }
                     _ => BatchStop::Refused(Refusal::Storage(steadfast_core::StorageErrorKind::Other)),
                 };
                 Err((e.message, stop))
@@ -426,7 +441,11 @@ impl Producer {
 
     /// Waits a little for room (the driver frees space as deliveries are
     /// confirmed); `None` once `wait` says to give up.
-    fn wait_for_room<'a>(&'a self, g: MutexGuard<'a, State>, wait: Wait) -> Option<MutexGuard<'a, State>> {
+    fn wait_for_room<'a>(
+        &'a self,
+        g: MutexGuard<'a, State<S>>,
+        wait: Wait,
+    ) -> Option<MutexGuard<'a, State<S>>> {
         let deadline = match wait {
             Wait::No => return None,
             // Room comes from deliveries, which wait for the callback.
@@ -443,7 +462,7 @@ impl Producer {
 
     /// Lets delivery make progress for up to `limit`: waits for the
     /// background driver, or runs a round of it in caller-driven mode.
-    fn make_progress<'a>(&'a self, g: MutexGuard<'a, State>, limit: Duration) -> MutexGuard<'a, State> {
+    fn make_progress<'a>(&'a self, g: MutexGuard<'a, State<S>>, limit: Duration) -> MutexGuard<'a, State<S>> {
         if self.shared.threaded {
             return self.shared.wait_progress(g, limit);
         }

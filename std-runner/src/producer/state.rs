@@ -1,40 +1,42 @@
 //! The state every producer handle and the driver share, and group commit.
 //!
 //! One mutex guards the core. Senders append under it and leave; the slow
-//! part of durability, the fsync, runs *outside* it:
+//! part of durability, the fsync, runs *outside* it, as the core's sync
+//! step (`poll_sync`, a detached [`SyncJob`], `handle_synced`):
 //!
 //! ```text
 //!  sender A: lock, append #1, unlock ─┐
 //!  sender B: lock, append #2, unlock ─┤ A finds no fsync running: it becomes
-//!                                     │ the leader, takes a ticket (the file
-//!                                     ▼ and its length), unlocks, fsyncs.
+//!                                     │ the leader, takes the core's sync
+//!                                     │ request (up to #2) and a job for
+//!                                     ▼ it, unlocks, runs the fsync.
 //!  sender C: lock, append #3, unlock    B and C park.
-//!  A: fsync done → lock, durable = 2, release B; C is still waiting, so A
-//!     leads the next round too, after letting B append again (it leads a
-//!     chain of rounds, at most `CHAIN_ROUNDS`, then hands the lead to a
-//!     waiter).
+//!  A: fsync done → lock, handle_synced, durable = 2, release B; C is still
+//!     waiting, so A leads the next round too, after letting B append again
+//!     (it leads a chain of rounds, at most `CHAIN_ROUNDS`, then hands the
+//!     lead to a waiter).
 //!  B: wakes, sees durable ≥ 2 without taking the lock, wakes two more
 //!     released senders, returns.
 //! ```
 //!
 //! Every fsync covers every append made before it started, so N senders
-//! waiting share one fsync, and appends continue while the disk works. What
-//! made this scale with many senders on few CPUs:
+//! waiting share one fsync, and appends continue while the disk works.
+//! What lets this scale with many senders on few CPUs:
 //! - A released sender returns without touching the state lock: it parks
 //!   on its own thread handle and checks an atomic copy of the durable seq,
 //!   so dozens of woken senders do not queue on one mutex just to leave.
 //! - The leader goes on to the next round itself, instead of handing the
 //!   lead to a sleeping thread that must first be scheduled behind every
-//!   sender just woken. Before it takes the next ticket it lets the
+//!   sender just woken. Before it takes the next request it lets the
 //!   senders it released append again (at most half an fsync), so one
 //!   fsync covers them all.
-
 //! - The leader wakes only two released senders; each woken sender wakes
 //!   two more (a fan-out), so the wake-up system calls are spread over the
 //!   senders instead of delaying the next fsync.
 //!
-//! The core's own `sync` is then free (the storage knows the bytes are
-//! durable) and is called only to let the core's high-water mark catch up.
+//! The core's journal is the one record of what is durable: the atomic
+//! `durable` below is a lock-free copy of it for parked senders, raised
+//! only after the core accepted the sync's result.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -43,30 +45,30 @@ use std::time::Duration;
 
 use steadfast_core::{Millis, Seq, SyncPolicy};
 
-use super::driver::Driver;
 use super::error::Refusal;
 use super::stats::{FsyncStats, TransportStats};
+use super::transport_side::Driver;
 use crate::clock;
-use crate::storage::FileStorage;
+use crate::storage::{RunnerStorage, SyncJob};
 
-/// The core producer the runner drives.
+/// The core producer the runner drives, over storage `S`.
 ///
 /// The window (slots each lane indexes, and so the most records one batch
 /// of a lane can hold, since a lane has one batch in flight) is 1024, not
-/// the core's default 128: with 128, a lane moved at most 128 records per
-/// broker round trip, which capped a single-key stream at about 17,000
-/// msg/s against librdkafka's mock cluster (see docs/benchmarks.md, "Kafka:
-/// steadfast vs plain rdkafka"); 1024 lets batches reach
-/// `Config::max_batch_records` (512). It costs about 1 MiB of memory (16
-/// lanes × 1024 slots × 64 bytes), whatever the backlog. On WebAssembly the
-/// core's default is kept: there the journal may be opened on the caller's
-/// own (small) stack, and `Core` is moved by value while it is opened.
+/// the core's default 128: a lane moves at most a window of records per
+/// broker round trip, and 1024 lets batches reach
+/// `Config::max_batch_records` (512), which a single-key stream against a
+/// broker needs (see docs/benchmarks.md, "Kafka: steadfast vs plain
+/// rdkafka"). It costs about 1 MiB of memory (16 lanes × 1024 slots × 64
+/// bytes), whatever the backlog. On WebAssembly the core's default is
+/// kept: there the journal may be opened on the caller's own (small)
+/// stack, and `Core` is moved by value while it is opened.
 #[cfg(not(target_family = "wasm"))]
-pub(crate) type Core = steadfast_core::Producer<FileStorage, Vec<u8>, 16, 1024>;
+pub(crate) type Core<S> = steadfast_core::Producer<S, Vec<u8>, 16, 1024>;
 /// The core producer the runner drives (the core's default window on
 /// WebAssembly; see the other target's definition).
 #[cfg(target_family = "wasm")]
-pub(crate) type Core = steadfast_core::Producer<FileStorage, Vec<u8>>;
+pub(crate) type Core<S> = steadfast_core::Producer<S, Vec<u8>>;
 
 /// Most group-commit rounds one leader runs back to back before it hands
 /// the lead to a waiting sender (its own send waits for its first round
@@ -91,9 +93,9 @@ pub(crate) struct Waiter {
 }
 
 /// Everything behind the state lock.
-pub(crate) struct State {
+pub(crate) struct State<S> {
     /// `None` once closed.
-    pub core: Option<Box<Core>>,
+    pub core: Option<Box<Core<S>>>,
     /// Highest message seq a sender appended.
     pub appended: Seq,
     /// A group-commit leader is running an fsync outside the lock.
@@ -129,9 +131,9 @@ pub(crate) struct State {
     pub unreported: usize,
 }
 
-impl State {
+impl<S: RunnerStorage> State<S> {
     /// A fresh state over an opened core whose journal is durable up to `synced`.
-    pub(crate) fn new(core: Box<Core>, synced: Seq, now: Millis) -> State {
+    pub(crate) fn new(core: Box<Core<S>>, synced: Seq, now: Millis) -> Self {
         State {
             core: Some(core),
             appended: synced,
@@ -172,8 +174,8 @@ impl State {
 }
 
 /// Shared between the handle(s) and the driver thread.
-pub(crate) struct Shared {
-    pub state: Mutex<State>,
+pub(crate) struct Shared<S> {
+    pub state: Mutex<State<S>>,
     /// Signalled when durability, space or delivery progress was made.
     pub progress: Condvar,
     /// Signalled when a waiting driver has new work.
@@ -209,16 +211,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Shared {
+impl<S: RunnerStorage> Shared<S> {
     /// The shared state around `state`, with no fsync run yet.
     pub(crate) fn new(
-        state: State,
+        state: State<S>,
         driver: Driver,
         threaded: bool,
         policy: SyncPolicy,
         poll_interval: Duration,
         linger: Duration,
-    ) -> Shared {
+    ) -> Self {
         // Everything appended before the state was handed over is durable.
         let durable = state.appended;
         Shared {
@@ -238,7 +240,7 @@ impl Shared {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<S>> {
         lock(&self.state)
     }
 
@@ -247,9 +249,9 @@ impl Shared {
     /// this returns at once.
     pub(crate) fn wait_progress<'a>(
         &'a self,
-        g: MutexGuard<'a, State>,
+        g: MutexGuard<'a, State<S>>,
         limit: Duration,
-    ) -> MutexGuard<'a, State> {
+    ) -> MutexGuard<'a, State<S>> {
         if SINGLE_THREADED {
             return g;
         }
@@ -272,7 +274,11 @@ impl Shared {
     /// Returns once every sender seq up to `seq` is durable, leading
     /// group-commit rounds or parking until one covers it. Takes the lock
     /// and returns without it: a released sender leaves without touching it.
-    pub(crate) fn wait_durable<'a>(&'a self, mut g: MutexGuard<'a, State>, seq: Seq) -> Result<(), Refusal> {
+    pub(crate) fn wait_durable<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, State<S>>,
+        seq: Seq,
+    ) -> Result<(), Refusal> {
         loop {
             if let Some(reason) = &g.failed {
                 return Err(Refusal::FailedClosed {
@@ -353,7 +359,7 @@ impl Shared {
     /// the senders splitting into two halves that alternate between
     /// appending and waiting, each half getting every other fsync. A lone
     /// sender never waits.
-    fn gather<'a>(&'a self, mut g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    fn gather<'a>(&'a self, mut g: MutexGuard<'a, State<S>>) -> MutexGuard<'a, State<S>> {
         let goal = g.last_released;
         if goal == 0 || g.appends_since_ticket >= goal || SINGLE_THREADED {
             return g;
@@ -381,7 +387,7 @@ impl Shared {
     /// Leads group-commit rounds back to back while senders wait for one, at
     /// most [`CHAIN_ROUNDS`]; then hands the lead to a waiting sender. Call
     /// only when `!g.syncing`. The lock is held on return.
-    fn lead<'a>(&'a self, mut g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    fn lead<'a>(&'a self, mut g: MutexGuard<'a, State<S>>) -> MutexGuard<'a, State<S>> {
         for _ in 0..CHAIN_ROUNDS {
             g = self.gather(g);
             g = self.lead_sync(g);
@@ -397,36 +403,44 @@ impl Shared {
         g
     }
 
-    /// Makes everything written so far durable: one group-commit round.
-    /// Releases the waiters it covers. Call only when `!g.syncing`. The
-    /// lock is held on return.
-    pub(crate) fn lead_sync<'a>(&'a self, mut g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        let target = g.appended;
+    /// Makes everything written so far durable: one group-commit round,
+    /// the core's sync step with the fsync outside the lock. Releases the
+    /// waiters it covers. Call only when `!g.syncing`. The lock is held on
+    /// return.
+    pub(crate) fn lead_sync<'a>(&'a self, mut g: MutexGuard<'a, State<S>>) -> MutexGuard<'a, State<S>> {
         let state = &mut *g;
         let Some(core) = state.core.as_mut() else {
             return g;
         };
-        let tickets = match core.storage_mut().sync_tickets() {
-            Ok(t) => t,
+        let now = clock::millis();
+        let Some(request) = core.poll_sync(now) else {
+            if core.failed().is_some() {
+                let reason = failure_reason(core);
+                state.failed.get_or_insert(reason);
+                self.halt(state);
+            } else {
+                // Every entry is durable already (a segment roll synced it).
+                self.set_durable(state.appended);
+                self.release(state);
+            }
+            return g;
+        };
+        let job = match core.storage_mut().detach_sync(&request) {
+            Ok(job) => job,
             Err(e) => {
-                state.failed.get_or_insert_with(|| e.to_string());
+                let reason = e.to_string();
+                let _ = core.handle_synced(now, request, Err(e));
+                state.failed.get_or_insert(reason);
                 self.halt(state);
                 return g;
             }
         };
-        if tickets.is_empty() {
-            // Every byte written is durable already (a segment roll synced it).
-            let _ = core.sync(clock::millis());
-            self.set_durable(target);
-            self.release(state);
-            return g;
-        }
         state.syncing = true;
         state.appends_since_ticket = 0;
         drop(g);
 
         let started = clock::now();
-        let result = tickets.iter().try_for_each(|t| t.run());
+        let result = job.run();
         let took = clock::now().saturating_duration_since(started);
 
         let mut g = self.lock();
@@ -436,21 +450,14 @@ impl Shared {
         let now = clock::millis();
         state.last_sync = now;
         if let Some(core) = state.core.as_mut() {
-            for ticket in &tickets {
-                core.storage_mut().finish_sync(ticket, &result);
-            }
-            match &result {
-                Ok(()) => {
-                    if core.storage().is_synced() {
-                        // Free now: lets the core's high-water mark move.
-                        let _ = core.sync(now);
-                    }
-                    self.set_durable(target);
-                }
+            core.storage_mut().finish_sync(job, &result);
+            let reason = result.as_ref().err().map(ToString::to_string);
+            match core.handle_synced(now, request, result) {
+                Ok(()) => self.set_durable(request.seq()),
                 Err(e) => {
-                    // The storage is failed closed; let the core see it too.
-                    let _ = core.sync(now);
-                    state.failed.get_or_insert_with(|| e.to_string());
+                    state
+                        .failed
+                        .get_or_insert(reason.unwrap_or_else(|| e.to_string()));
                 }
             }
         }
@@ -465,7 +472,7 @@ impl Shared {
 
     /// Hands the waiters the last round covered to the wake queue and wakes
     /// the first of them (they wake the rest).
-    fn release(&self, g: &mut State) {
+    fn release(&self, g: &mut State<S>) {
         let durable = self.durable();
         if !g.waiters.iter().any(|w| w.seq <= durable) {
             return;
@@ -487,7 +494,7 @@ impl Shared {
     }
 
     /// The journal failed closed: wakes every parked sender to see it.
-    fn halt(&self, g: &mut State) {
+    fn halt(&self, g: &mut State<S>) {
         self.halted.store(true, Ordering::Release);
         for w in g.waiters.drain(..) {
             w.thread.unpark();
@@ -499,8 +506,8 @@ impl Shared {
     /// that append entries of their own, like resolving a dead letter).
     pub(crate) fn sync_all<'a>(
         &'a self,
-        g: MutexGuard<'a, State>,
-    ) -> (MutexGuard<'a, State>, Result<(), Refusal>) {
+        g: MutexGuard<'a, State<S>>,
+    ) -> (MutexGuard<'a, State<S>>, Result<(), Refusal>) {
         let seq = g.appended;
         if let Err(refusal) = self.wait_durable(g, seq) {
             return (self.lock(), Err(refusal));
@@ -513,7 +520,11 @@ impl Shared {
                 };
                 return (g, Err(refusal));
             }
-            let synced = g.core.as_ref().is_none_or(|c| c.storage().is_synced());
+            // (A failed core asks for no sync: `lead_sync` reports it.)
+            let synced = g
+                .core
+                .as_ref()
+                .is_none_or(|c| !c.needs_sync() && c.failed().is_none());
             if synced {
                 return (g, Ok(()));
             }
@@ -527,7 +538,7 @@ impl Shared {
     }
 
     /// Notes appended messages, waking a waiting driver.
-    pub(crate) fn note_appended(&self, g: &mut State, seq: Seq) {
+    pub(crate) fn note_appended(&self, g: &mut State<S>, seq: Seq) {
         g.appended = g.appended.max(seq);
         g.new_work = true;
         g.appends_since_ticket += 1;
@@ -540,4 +551,15 @@ impl Shared {
             self.work.notify_one();
         }
     }
+}
+
+/// Why the core's journal failed closed, in the storage's words if it has any.
+pub(crate) fn failure_reason<S: RunnerStorage>(core: &Core<S>) -> String {
+    core.storage().failure().map_or_else(
+        || match core.failed() {
+            Some(kind) => format!("journal failed closed after: {kind}"),
+            None => "journal failed closed".to_string(),
+        },
+        str::to_string,
+    )
 }

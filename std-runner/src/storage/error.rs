@@ -70,7 +70,11 @@ pub struct FileError {
 }
 
 impl FileError {
-    pub(crate) fn io(op: FileOp, path: PathBuf, source: io::Error) -> Self {
+    /// `op` on `path` failed with `source` (its kind follows the OS error:
+    /// `EIO` is [`StorageErrorKind::Io`], `ENOSPC` is `NoSpace`, ...). For
+    /// storages that wrap a [`FileStorage`](super::FileStorage) (see
+    /// [`RunnerStorage`](super::RunnerStorage)) and fail calls of their own.
+    pub fn io(op: FileOp, path: PathBuf, source: io::Error) -> Self {
         FileError {
             kind: kind_of(&source),
             op,

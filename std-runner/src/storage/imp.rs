@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use steadfast_core::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageErrorKind};
 
@@ -15,14 +15,6 @@ use super::{
     FileError, FileOp, FileStorage, META_FILES, QUARANTINE_DIR, SEGMENTS_MAPPED, Segment, WRITE_BUFFER,
     parse_segment_file_name, segment_file_name,
 };
-
-/// `fdatasync`, or the injected failure of [`FileStorage::inject_sync_failure`].
-pub(super) fn fdatasync(file: &File, fail: &AtomicBool) -> io::Result<()> {
-    if fail.load(Ordering::SeqCst) {
-        return Err(io::Error::from_raw_os_error(libc::EIO));
-    }
-    file.sync_data()
-}
 
 /// Reserves `len` bytes for `file` without changing its length; the bytes
 /// reserved (0 where the platform or file system cannot).
@@ -38,63 +30,38 @@ fn reserve(file: &File, len: u64) -> u64 {
     0
 }
 
-/// An fsync of one segment prepared under the producer's lock and run
-/// outside it, so that senders keep appending while the disk works.
+/// An fsync of one segment, prepared under the producer's lock and run
+/// outside it, so that senders keep appending while the disk works: the
+/// [`SyncJob`](super::SyncJob) of [`FileStorage`] (see
+/// [`RunnerStorage`](super::RunnerStorage)).
 #[derive(Debug)]
-pub(crate) struct SyncTicket {
-    segment: SegmentId,
+pub struct SyncTicket {
     file: Arc<File>,
-    len: u64,
     path: PathBuf,
-    fail: Arc<AtomicBool>,
 }
 
-impl SyncTicket {
-    /// Runs the fsync (`fdatasync`).
-    pub(crate) fn run(&self) -> Result<(), FileError> {
-        fdatasync(&self.file, &self.fail)
+impl super::SyncJob for SyncTicket {
+    /// Runs the fsync (`fdatasync`) of the segment's file.
+    fn run(&self) -> Result<(), FileError> {
+        self.file
+            .sync_data()
             .map_err(|e| FileError::io(FileOp::Sync, self.path.clone(), e).with_kind(StorageErrorKind::Io))
     }
 }
 
 impl FileStorage {
-    /// Every segment's unsynced bytes, as fsyncs the caller can run without
-    /// holding the producer's lock (group commit). Empty if every byte is
-    /// durable. (Normally only the newest segment: the core syncs a segment
-    /// before it starts the next one.) Flushes the write buffer first.
-    pub(crate) fn sync_tickets(&mut self) -> Result<Vec<SyncTicket>, FileError> {
-        self.check(FileOp::Sync, || self.dir.clone())?;
-        self.flush()?;
-        Ok(self
-            .segments
-            .iter()
-            .filter(|(_, seg)| seg.synced < seg.len)
-            .map(|(&id, seg)| SyncTicket {
-                segment: id,
-                file: Arc::clone(&seg.file),
-                len: seg.len,
-                path: self.path_of(id),
-                fail: Arc::clone(&self.fail_syncs),
-            })
-            .collect())
-    }
-
-    /// Records the result of a [`SyncTicket`]: the bytes it covered are
-    /// durable, or the storage fails closed.
-    pub(crate) fn finish_sync(&mut self, ticket: &SyncTicket, result: &Result<(), FileError>) {
-        match result {
-            Ok(()) => {
-                if let Some(seg) = self.segments.get_mut(&ticket.segment) {
-                    seg.synced = seg.synced.max(ticket.len.min(seg.len));
-                }
-            }
-            Err(e) => self.fail_closed(e),
-        }
-    }
-
-    /// True if every byte appended is durable (a `sync` now costs nothing).
-    pub(crate) fn is_synced(&self) -> bool {
-        self.segments.values().all(|s| s.synced >= s.len)
+    /// The fsync of segment `id` as a ticket the caller can run without
+    /// holding the producer's lock (group commit). Writes the write buffer
+    /// out first, so the ticket covers every byte appended so far.
+    pub(super) fn sync_ticket(&mut self, id: SegmentId) -> Result<SyncTicket, FileError> {
+        self.check(FileOp::Sync, || self.path_of(id))?;
+        self.flush_segment(id)?;
+        let path = self.path_of(id);
+        let seg = self.segment(id, FileOp::Sync)?;
+        Ok(SyncTicket {
+            file: Arc::clone(&seg.file),
+            path,
+        })
     }
 
     /// Writes `data` at the end of segment `id` now (not buffered).
@@ -177,7 +144,6 @@ impl Storage for FileStorage {
             Segment {
                 file,
                 len: 0,
-                synced: 0,
                 reserved,
                 map,
             },
@@ -243,16 +209,8 @@ impl Storage for FileStorage {
         let path = self.path_of(id);
         self.check(FileOp::Sync, || path.clone())?;
         self.flush_segment(id)?;
-        let seg = self.segment(id, FileOp::Sync)?;
-        if seg.synced >= seg.len {
-            return Ok(());
-        }
-        let (file, len) = (Arc::clone(&seg.file), seg.len);
-        self.sync_file(&file, FileOp::Sync, path)?;
-        if let Some(seg) = self.segments.get_mut(&id) {
-            seg.synced = seg.synced.max(len);
-        }
-        Ok(())
+        let file = Arc::clone(&self.segment(id, FileOp::Sync)?.file);
+        self.sync_file(&file, FileOp::Sync, path)
     }
 
     fn truncate(&mut self, id: SegmentId, len: u64) -> Result<(), FileError> {
@@ -268,7 +226,6 @@ impl Storage for FileStorage {
         self.sync_file(&file, FileOp::Truncate, path)?;
         if let Some(seg) = self.segments.get_mut(&id) {
             seg.len = len;
-            seg.synced = len;
         }
         Ok(())
     }
@@ -332,12 +289,11 @@ impl Storage for FileStorage {
     fn write_meta(&mut self, slot: usize, data: &[u8; META_SLOT_LEN]) -> Result<(), FileError> {
         let path = self.dir.join(META_FILES.get(slot).copied().unwrap_or("meta-?"));
         self.check(FileOp::WriteMeta, || path.clone())?;
-        let fail = Arc::clone(&self.fail_syncs);
         let file = self.meta_file(slot)?;
         let result = write_all_at(file, 0, data)
             .map_err(|e| FileError::io(FileOp::WriteMeta, path.clone(), e))
             .and_then(|()| {
-                fdatasync(file, &fail).map_err(|e| {
+                file.sync_data().map_err(|e| {
                     FileError::io(FileOp::WriteMeta, path.clone(), e).with_kind(StorageErrorKind::Io)
                 })
             });

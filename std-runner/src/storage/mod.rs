@@ -43,7 +43,7 @@
 //! copy ends, so it survives SIGKILL like a `pwrite`, and `fdatasync` writes
 //! back pages dirtied through the mapping (the kernel write-protects them
 //! and marks a page dirty on the first store), so `sync` and the
-//! group-commit tickets work unchanged.
+//! group-commit [`SyncTicket`]s work unchanged.
 //!
 //! Touching a mapped page wholly past the file's end raises SIGBUS, so the
 //! file is kept longer than what was appended: it is grown with `set_len`
@@ -67,7 +67,7 @@
 //! Why the mapping is safe: only this process writes the journal's files
 //! (the `LOCK`), every access to the mapping goes through the
 //! `FileStorage`, which the producer only uses under its lock, and an fsync
-//! running outside that lock (a group-commit ticket) touches the file,
+//! running outside that lock (a group-commit [`SyncTicket`]) touches the file,
 //! never the mapping. What would still raise SIGBUS and kill the process:
 //! another process truncating a mapped segment (ignoring the lock), or the
 //! disk failing to read back a page of it that was written back and evicted
@@ -87,16 +87,19 @@ mod imp;
 mod lock;
 mod map;
 mod reaper;
+mod runner;
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use error::{FileError, FileOp, OpenStorageError};
+pub use imp::SyncTicket;
 pub use lock::LOCK_FILE;
+pub use runner::{RunnerStorage, SyncJob};
 use steadfast_core::{SegmentId, StorageErrorKind};
 
 pub(crate) use fs::private_options as private_file_options;
@@ -173,10 +176,9 @@ struct Segment {
     file: Arc<File>,
     /// Bytes appended: the segment's length. Unmapped, the file's length
     /// once the write buffer is flushed (this process is its only writer);
-    /// mapped, the file may be longer, by zeros.
+    /// mapped, the file may be longer, by zeros. (What is durable is the
+    /// journal's to know: the storage syncs when it is asked to.)
     len: u64,
-    /// Bytes known durable.
-    synced: u64,
     /// Disk space reserved for it from offset 0 (`fallocate`), within
     /// which appends may be buffered: they cannot fail for lack of space.
     reserved: u64,
@@ -243,7 +245,6 @@ pub struct FileStorage {
     /// Why the storage failed closed, if it did.
     failed: Option<String>,
     notes: Vec<DurabilityNote>,
-    fail_syncs: Arc<AtomicBool>,
     /// Bytes to reserve for each new segment (0: none).
     prealloc: u64,
     pending: WriteBuffer,
@@ -294,7 +295,6 @@ impl FileStorage {
             meta: [None, None],
             failed: None,
             notes,
-            fail_syncs: Arc::new(AtomicBool::new(false)),
             prealloc: 0,
             pending: WriteBuffer::default(),
             map_segments: true,
@@ -457,13 +457,6 @@ impl FileStorage {
         Ok(files)
     }
 
-    /// Makes every later fsync fail as if the device had failed, to test
-    /// that the producer fails closed. Not for production use.
-    #[doc(hidden)]
-    pub fn inject_sync_failure(&self) {
-        self.fail_syncs.store(true, Ordering::SeqCst);
-    }
-
     fn path_of(&self, id: SegmentId) -> PathBuf {
         self.dir.join(segment_file_name(id))
     }
@@ -497,7 +490,6 @@ impl FileStorage {
             let segment = Segment {
                 file: Arc::new(file),
                 len,
-                synced: len,
                 reserved: 0,
                 map: None,
             };
@@ -573,7 +565,7 @@ impl FileStorage {
 
     /// Runs `fdatasync` on `file`; on failure the storage fails closed.
     fn sync_file(&mut self, file: &File, op: FileOp, path: PathBuf) -> Result<(), FileError> {
-        imp::fdatasync(file, &self.fail_syncs).map_err(|e| {
+        file.sync_data().map_err(|e| {
             // A failed fsync may have dropped dirty pages: fail closed.
             let err = FileError::io(op, path, e).with_kind(StorageErrorKind::Io);
             self.fail_closed(&err);

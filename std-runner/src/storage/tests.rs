@@ -2,14 +2,27 @@
 //! mapped segments and failing closed.
 #![allow(clippy::unwrap_used)]
 
+use std::fs::File;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::Arc;
 
-use steadfast_core::{META_SLOT_LEN, Storage, StorageError, StorageErrorKind};
+use steadfast_core::{META_SLOT_LEN, SegmentId, Storage, StorageError, StorageErrorKind};
 
 use super::error::{is_unsupported_dir_sync, kind_of};
 use super::map::GROW_STEP;
-use super::{FileStorage, parse_segment_file_name, segment_file_name};
+use super::{FileStorage, RunnerStorage, SyncJob, parse_segment_file_name, segment_file_name};
+
+/// Makes segment `id`'s fsyncs really fail: its file handle becomes a
+/// pipe's, on which `fdatasync` fails (`EINVAL`) as it does with `EIO` on a
+/// failing disk. Appends already written out stay in the real file (and in
+/// its mapping, if it has one).
+fn break_fsync(s: &mut FileStorage, id: SegmentId) {
+    let (reader, _writer) = io::pipe().unwrap();
+    let fd: OwnedFd = reader.into();
+    s.segments.get_mut(&id).unwrap().file = Arc::new(File::from(fd));
+}
 
 fn dir() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -69,7 +82,6 @@ fn buffered_appends_are_readable_and_reach_the_file_on_flush() {
     s.flush().unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"hello world!");
     s.sync(1).unwrap();
-    assert!(s.is_synced());
 }
 
 #[test]
@@ -78,7 +90,8 @@ fn a_failed_fsync_closes_the_storage_for_good() {
     let mut s = FileStorage::open(d.path()).unwrap();
     s.create(1).unwrap();
     s.append(1, b"data").unwrap();
-    s.inject_sync_failure();
+    s.flush().unwrap();
+    break_fsync(&mut s, 1);
     let err = s.sync(1).unwrap_err();
     assert_eq!(err.kind(), StorageErrorKind::Io);
     assert!(err.to_string().contains("failed closed"), "{err}");
@@ -146,7 +159,6 @@ fn a_mapped_segment_reads_back_its_appends_and_is_cut_exact_when_the_next_one_st
         assert!(on_disk[written.len()..].iter().all(|b| *b == 0));
     }
     s.sync(1).unwrap();
-    assert!(s.is_synced());
     // Starting segment 2 cuts segment 1 to its length (and unmaps it).
     s.create(2).unwrap();
     assert_eq!(file_len(d.path(), 1), written.len() as u64);
@@ -265,11 +277,45 @@ fn a_mapped_storage_that_failed_closed_still_closes() {
     s.append(1, b"synced").unwrap();
     s.flush().unwrap();
     s.append(1, b" buffered").unwrap();
-    s.inject_sync_failure();
+    break_fsync(&mut s, 1);
     assert_eq!(s.sync(1).unwrap_err().kind(), StorageErrorKind::Io);
     s.append(1, b"refused").unwrap_err();
     // Dropping leaves the files as they are (no cut, no flush) and returns.
     drop(s);
     let on_disk = std::fs::read(d.path().join(segment_file_name(1))).unwrap();
     assert!(on_disk.starts_with(b"synced buffered"));
+}
+
+#[test]
+fn a_sync_ticket_covers_buffered_appends_and_a_failed_one_closes_the_storage() {
+    let d = dir();
+    let mut s = FileStorage::open(d.path()).unwrap();
+    s.create(1).unwrap();
+    s.append(1, b"buffered").unwrap();
+    // The ticket writes the buffer out first: its fsync covers those bytes.
+    let ticket = s.sync_ticket(1).unwrap();
+    assert_eq!(
+        std::fs::read(d.path().join(segment_file_name(1))).unwrap(),
+        b"buffered"
+    );
+    let result = ticket.run();
+    assert!(result.is_ok());
+    s.finish_sync(ticket, &result);
+    assert!(s.failure().is_none());
+    s.append(1, b" more").unwrap();
+
+    break_fsync(&mut s, 1);
+    let ticket = s.sync_ticket(1).unwrap();
+    let result = ticket.run();
+    assert_eq!(result.as_ref().unwrap_err().kind(), StorageErrorKind::Io);
+    s.finish_sync(ticket, &result);
+    assert!(s.failure().is_some());
+    assert_eq!(
+        s.append(1, b"x").unwrap_err().kind(),
+        StorageErrorKind::FailedClosed
+    );
+    assert_eq!(
+        s.sync_ticket(1).unwrap_err().kind(),
+        StorageErrorKind::FailedClosed
+    );
 }

@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use steadfast_core::{
     Config, Damage, MessageId, Millis, Outcome, OutgoingRecord, Producer, SegmentId, SendErrorKind, Seq,
-    SyncPolicy,
+    Storage, SyncPolicy,
 };
 
 use super::broker::Broker;
@@ -459,8 +459,11 @@ impl World {
         let now = self.now;
         if self.config.sync == SyncPolicy::Always {
             let Some(p) = self.producer.as_mut() else { return };
-            if p.needs_sync() {
-                let ok = p.sync(now).is_ok();
+            if let Some(request) = p.poll_sync(now) {
+                // The sync step as a driver sees it: the core asks, the
+                // driver runs it on the storage, the core learns the result.
+                let result = p.storage_mut().sync(request.segment());
+                let ok = p.handle_synced(now, request, result).is_ok();
                 self.trace.ev(now, "sync", &[u64::from(ok)]);
                 if !self.after_call() {
                     return;

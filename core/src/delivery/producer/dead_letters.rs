@@ -6,6 +6,7 @@
 
 use super::{Producer, areas, journal_error};
 use crate::delivery::error::JournalError;
+use crate::journal::Position;
 use crate::journal::entry::{DeadLetterEntry, Resolution, decode_resolve, encode_resolve};
 use crate::journal::format::{EntryKind, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::journal::reader::Read;
@@ -56,15 +57,18 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
 {
     /// Calls `each` for every readable entry of the journal, oldest first.
     pub fn for_each_entry(&mut self, mut each: impl FnMut(EntryView<'_>)) -> Result<(), JournalError> {
-        let ids: heapless::Vec<u64, SEGMENTS> = self.journal.segments.iter().map(|s| s.id).collect();
+        let ids: heapless::Vec<u64, SEGMENTS> = self.journal.segment_ids().collect();
         let (_, _, cache) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
         for id in ids {
             let mut at = SEGMENT_HEADER_LEN as u64;
             loop {
-                let read = self
-                    .journal
-                    .reader
-                    .frame(&mut self.journal.storage, cache, id, at);
+                let read = self.journal.read(
+                    cache,
+                    Position {
+                        segment: id,
+                        offset: at,
+                    },
+                );
                 let Ok(Read::Frame(f)) = read else { break };
                 if let Some(kind) = EntryKind::from_u8(f.header.kind) {
                     each(EntryView {
@@ -98,19 +102,18 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         }
         let seg = self
             .journal
-            .segments
-            .iter()
-            .find(|s| s.contains(dl_seq) && s.dl_live > 0)
-            .map(|s| s.id)
+            .dead_letter_segment(dl_seq)
             .ok_or(JournalError::NoSuchDeadLetter)?;
         let (_, _, cache) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
         let mut at = SEGMENT_HEADER_LEN as u64;
         loop {
-            match self
-                .journal
-                .reader
-                .frame(&mut self.journal.storage, cache, seg, at)
-            {
+            match self.journal.read(
+                cache,
+                Position {
+                    segment: seg,
+                    offset: at,
+                },
+            ) {
                 Ok(Read::Frame(f)) if f.header.seq == dl_seq => {
                     if f.header.kind != EntryKind::DeadLetter as u8 {
                         return Err(JournalError::NoSuchDeadLetter);
@@ -139,21 +142,10 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             .journal
             .append(write, spare, n, EntryKind::Resolve, 0)
             .map_err(journal_error)?;
-        let target = self
-            .journal
-            .segments
-            .iter_mut()
-            .find(|s| s.contains(dl_seq))
-            .map(|s| {
-                s.dl_live = s.dl_live.saturating_sub(1);
-                s.id
-            });
-        if let Some(seg) = self.journal.segments.iter_mut().find(|s| s.id == at.segment) {
-            seg.resolve_pin = seg.resolve_pin.max(target);
-        }
+        self.journal.note_resolved(dl_seq, at.segment);
         self.stats.dead_letters = self.stats.dead_letters.saturating_sub(1);
         // Let the next `handle_timeout` delete segments this freed.
-        self.journal.marks_dirty = true;
+        self.journal.touch_marks();
         self.marks_changed_at.get_or_insert(0);
         Ok(())
     }

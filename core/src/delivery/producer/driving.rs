@@ -70,9 +70,10 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     /// in a row) come in one read. A record's payload stays where it landed,
     /// after its frame header: the batch's ranges skip the headers.
     ///
-    /// The lane's frames are spread over every other lane's, so reading a
-    /// whole chunk at each of them (as the ordered passes do) copied about
-    /// as many bytes per batch as there are busy lanes times the batch's.
+    /// Why exact reads: the lane's frames are spread over every other
+    /// lane's, so reading a whole chunk around each (as the indexing passes
+    /// do) would copy about as many bytes per batch as there are busy lanes
+    /// times the batch's.
     fn build_batch(&mut self, lane: usize, now: Millis, out: &mut [u8]) -> Result<Transmit, JournalError> {
         let mut batch = Transmit {
             lane: lane as u16,
@@ -148,21 +149,36 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         // No id leaves this machine unless a restart can never reuse it.
         self.journal.reserve(highest).map_err(journal_error)?;
         let l = &mut self.lanes[lane];
+        // One batch in flight per lane: a batch is built only when none is.
+        debug_assert_eq!(l.in_flight, 0, "lane {lane}: a second batch in flight");
         for (seq, _) in &batch.records {
             if let Some(slot) = l.slot_mut(*seq) {
+                debug_assert_eq!(slot.state, SlotState::Queued, "lane {lane}: sending {seq} twice");
                 slot.state = SlotState::InFlight;
             }
         }
         l.in_flight = batch.records.len();
         l.batch_failed = false;
         l.server_wait = None;
+        // Order: the batch is the lane's first records not done, so no
+        // record goes out ahead of an earlier one still to be sent.
+        debug_assert!(
+            l.window
+                .iter()
+                .filter(|s| !s.done())
+                .zip(batch.seqs())
+                .all(|(s, seq)| s.seq == seq),
+            "lane {lane}: a batch skips a record waiting to be sent"
+        );
+        l.debug_check(lane, self.journal.mark(lane));
         let _ = now;
         Ok(batch)
     }
 
-    /// Feeds one outcome from the transport. Returns what the user should
-    /// learn, if anything (a confirmation or a dead letter). Outcomes for
-    /// records that are not in flight are ignored.
+    /// Feeds one outcome from the transport. What the user should learn
+    /// (a confirmation, a dead letter) comes out of
+    /// [`poll_delivery`](Self::poll_delivery). Outcomes for records that
+    /// are not in flight are ignored.
     pub fn handle_outcome(&mut self, now: Millis, seq: Seq, outcome: Outcome) {
         let in_flight = |l: &super::Lane<WINDOW>| {
             l.in_flight > 0 && l.slot(seq).is_some_and(|s| s.state == SlotState::InFlight)
@@ -205,6 +221,10 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             }
         }
         self.advance(lane, now);
+        if self.lanes[lane].in_flight == 0 {
+            // Once per batch: the check scans the window.
+            self.lanes[lane].debug_check(lane, self.journal.mark(lane));
+        }
     }
 
     /// The next thing the user should learn: a confirmation (in send order
@@ -273,7 +293,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         match self.dead_letter(lane, seq, &failure) {
             Ok(()) => {
                 let id = MessageId {
-                    journal: self.journal.id,
+                    journal: self.journal.id(),
                     seq,
                 };
                 // Cannot fail: checked `is_full` above.
@@ -317,10 +337,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             .journal
             .append(write, spare, n, EntryKind::DeadLetter, 0)
             .map_err(journal_error)?;
-        if let Some(seg) = self.journal.segments.iter_mut().find(|s| s.id == at.segment) {
-            seg.dl_live += 1;
-            seg.dl_written += 1;
-        }
+        self.journal.note_dead_letter(at.segment);
         self.set_state(lane, seq, SlotState::DeadLettered);
         self.stats.dead_lettered += 1;
         self.stats.dead_letters += 1;
@@ -338,7 +355,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 self.stats.pending = self.stats.pending.saturating_sub(1);
                 if slot.state == SlotState::Confirmed {
                     let id = MessageId {
-                        journal: self.journal.id,
+                        journal: self.journal.id(),
                         seq: slot.seq,
                     };
                     let (partition, offset) = (slot.partition, slot.offset);
@@ -351,8 +368,14 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             }
         }
         if let Some(seq) = moved {
-            self.journal.marks[lane] = seq;
-            self.journal.marks_dirty = true;
+            // The watermark moves only over a done prefix of the window.
+            debug_assert!(
+                l.window
+                    .front()
+                    .is_none_or(|s| (s.seq > seq && !s.done()) || self.deliveries.is_full()),
+                "lane {lane}: the watermark stops before a done record"
+            );
+            self.journal.advance_mark(lane, seq);
             self.marks_changed_at.get_or_insert(now);
         }
     }
@@ -386,12 +409,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         only: Option<&[bool; LANES]>,
         now: Millis,
     ) -> Result<Option<Position>, S::Error> {
-        if self
-            .journal
-            .segments
-            .binary_search_by_key(&pos.segment, |s| s.id)
-            .is_err()
-        {
+        if !self.journal.has_segment(pos.segment) {
             // The segment was deleted after this position was saved (a
             // lane's overflow or the cursor can rest at a segment's end):
             // nothing in it was needed any more, so go on with the next.
@@ -411,10 +429,9 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         {
             // A refill pass steps over the other lanes' frames without
             // checksumming their payloads (each is checked when it is read
-            // for its own lane); checking them all made every pass cost a
-            // CRC of everything in between, and it was the driver's largest
-            // cost in the Kafka benchmark. A damaged frame is found as
-            // before: `skim` only trusts a length the next frame chains to.
+            // for its own lane): checking them would make every pass cost a
+            // CRC of everything in between. A damaged frame is still found:
+            // `skim` only trusts a length the next frame chains to.
             return Ok(Some(Position {
                 segment: pos.segment,
                 offset: next,
@@ -437,10 +454,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
             // segment would silently skip every intact message after the
             // damage, and the watermarks would then pass over them.
             Read::Bad => {
-                let journal = &mut self.journal;
-                let next = journal
-                    .reader
-                    .resync(&mut journal.storage, cache, pos.segment, pos.offset, 0)?;
+                let (reader, storage) = self.journal.reader_parts();
+                let next = reader.resync(storage, cache, pos.segment, pos.offset, 0)?;
                 Ok(match next {
                     Some(offset) => Some(Position {
                         segment: pos.segment,
@@ -465,9 +480,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     ///
     /// A lane's overflow is interleaved with every other lane's messages, so
     /// reading it back means reading (and checksumming) the frames of all
-    /// lanes in between. Refilling each lane on its own pass read every
-    /// frame once per lane — 16 times with 16 busy lanes, which dominated
-    /// the driver's time in the Kafka benchmark. One pass from the earliest
+    /// lanes in between. A pass per lane would read every frame once per
+    /// lane (16 times with 16 busy lanes). One pass from the earliest
     /// overflow serves every lane with room: a frame is indexed into its
     /// lane once the pass has reached that lane's own overflow position.
     /// A lane whose window fills again keeps its overflow at the frame that
@@ -575,7 +589,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
                 SyncPolicy::Never => {}
             }
         }
-        if self.journal.synced_seq > self.journal.meta_durable {
+        if self.journal.meta_behind() {
             at(self.last_meta + self.config.meta_interval);
         }
         // After timer work failed (a full disk, a failed-closed journal),
@@ -598,10 +612,8 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
     }
 
     fn run_timers(&mut self, now: Millis) -> Result<(), JournalError> {
-        if self.journal.failed.is_some() {
-            return Err(JournalError::FailedClosed(
-                self.journal.failed.unwrap_or(crate::StorageErrorKind::Other),
-            ));
+        if let Some(kind) = self.journal.failed() {
+            return Err(JournalError::FailedClosed(kind));
         }
         let (write, spare, _) = areas(self.buf.as_mut(), self.config.max_entry, self.manifest_len);
         // A failure here (ENOSPC while journaling confirmations) must not
@@ -628,9 +640,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         if sync_due && self.needs_sync() {
             self.sync(now)?;
         }
-        if self.journal.synced_seq > self.journal.meta_durable
-            && now >= self.last_meta + self.config.meta_interval
-        {
+        if self.journal.meta_behind() && now >= self.last_meta + self.config.meta_interval {
             self.journal.write_meta().map_err(journal_error)?;
             self.last_meta = now;
         }
