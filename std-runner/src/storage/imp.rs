@@ -198,13 +198,16 @@ impl Storage for FileStorage {
             self.flush()?;
         }
         let seg = self.segment(id, FileOp::Read)?;
-        if let Some(map) = &seg.map {
-            // Only what was appended: the file goes on with zeros.
-            let n = usize::try_from(seg.len.saturating_sub(offset)).map_or(buf.len(), |n| n.min(buf.len()));
-            return Ok(map.read_at(offset, &mut buf[..n]));
-        }
+        // Always `pread`, never a copy out of the mapping: a page of a
+        // mapped segment that was written back and evicted is read from the
+        // disk again, and a disk that fails that read must give an error
+        // (`EIO`), not a SIGBUS that kills the process. Stores into the
+        // mapping and `pread` share the page cache, so the bytes are the
+        // same. Only what was appended is read: a mapped segment's file goes
+        // on with zeros.
+        let n = usize::try_from(seg.len.saturating_sub(offset)).map_or(buf.len(), |n| n.min(buf.len()));
         let file = Arc::clone(&seg.file);
-        read_at(&file, offset, buf).map_err(|e| FileError::io(FileOp::Read, self.path_of(id), e))
+        read_at(&file, offset, &mut buf[..n]).map_err(|e| FileError::io(FileOp::Read, self.path_of(id), e))
     }
 
     fn append(&mut self, id: SegmentId, data: &[u8]) -> Result<(), FileError> {

@@ -1,5 +1,8 @@
 //! [`SegmentMap`]: a segment file mapped shared and writable (Linux), the
-//! only `unsafe` of the file storage.
+//! only `unsafe` of the file storage. The mapping is written, never read:
+//! the storage reads segments with `pread` (see `Storage::read` in
+//! `storage/imp.rs`), so a disk that fails to read a page back is an I/O
+//! error, not a SIGBUS.
 //!
 //! Bytes copied into a `MAP_SHARED` file mapping are in the page cache
 //! as soon as the copy ends: they survive the process being killed without
@@ -10,7 +13,7 @@
 //!
 //! Touching a mapped page that lies wholly past the file's end raises
 //! SIGBUS, so a `SegmentMap` keeps the file's length ahead of every byte it
-//! writes or reads: it grows the file with `set_len` in steps of
+//! writes: it grows the file with `set_len` in steps of
 //! [`GROW_STEP`], never past the mapping (the segment's reservation). A
 //! write that crosses the file's end is made with `pwrite` before the file
 //! is grown, so the zeros the file may end with always follow what was
@@ -59,8 +62,9 @@ mod linux {
         })
     }
 
-    /// The first `len` bytes of a segment file, mapped shared, readable and
-    /// writable. Unmapped when dropped.
+    /// The first `len` bytes of a segment file, mapped shared and writable
+    /// (and readable, which writable implies on most CPUs; nothing reads
+    /// it). Unmapped when dropped.
     #[derive(Debug)]
     pub(in crate::storage) struct SegmentMap {
         ptr: NonNull<u8>,
@@ -77,11 +81,13 @@ mod linux {
     }
 
     // SAFETY: a `SegmentMap` owns its mapping the way a `Vec` owns its
-    // buffer: the pointer is never shared, writes need `&mut self` and
-    // reads `&self`, so moving it to another thread or reading it from
-    // several is as sound as for a `Vec<u8>`.
+    // buffer: the pointer is never shared or handed out, and every store
+    // through it needs `&mut self`, so moving it to another thread is as
+    // sound as moving a `Vec<u8>`.
     unsafe impl Send for SegmentMap {}
-    // SAFETY: see `Send`: `&self` methods only read.
+    // SAFETY: no `&self` method touches the mapping (they read the plain
+    // fields `len` and `file_len`), so sharing `&SegmentMap` between
+    // threads cannot race with a store.
     unsafe impl Sync for SegmentMap {}
 
     impl SegmentMap {
@@ -93,11 +99,11 @@ mod linux {
                 .filter(|l| *l > 0)
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "mapping length out of range"))?;
             // SAFETY: a null hint lets the kernel choose where the mapping
-            // goes, so it cannot overlap memory anything else uses. Nothing
-            // refers to the new region until this `SegmentMap` hands out
-            // copies of it (never references), and only this process writes
-            // the file (the journal directory's lock), so the bytes are not
-            // changed behind a copy.
+            // goes, so it cannot overlap memory anything else uses. No Rust
+            // reference into the new region is ever made: it is only the
+            // target of `copy_nonoverlapping` through the raw pointer, and
+            // only this process writes the file (the journal directory's
+            // lock).
             let ptr = unsafe {
                 mmap(
                     std::ptr::null_mut(),
@@ -206,25 +212,6 @@ mod linux {
                 .filter(|end| *end <= self.len as u64)
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "write past the mapping"))
         }
-
-        /// Copies bytes from `offset` into `buf`, stopping at the file's end;
-        /// returns how many.
-        pub(in crate::storage) fn read_at(&self, offset: u64, buf: &mut [u8]) -> usize {
-            let available = self.file_len.min(self.len as u64).saturating_sub(offset);
-            let n = buf.len().min(usize::try_from(available).unwrap_or(usize::MAX));
-            if n == 0 {
-                return 0;
-            }
-            // SAFETY: `offset + n <= min(file_len, len)`, so the range is
-            // inside the mapping and the file (no SIGBUS); with `n > 0`,
-            // `offset < len` fits in usize. Writes need `&mut self`, so none
-            // runs meanwhile; `buf` is a Rust slice and cannot overlap the
-            // mapping.
-            unsafe {
-                std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(offset as usize), buf.as_mut_ptr(), n);
-            }
-            n
-        }
     }
 
     impl Drop for SegmentMap {
@@ -268,9 +255,6 @@ mod other {
             match *self {}
         }
         pub(in crate::storage) fn pwrite_at(&mut self, _offset: u64, _data: &[u8]) -> io::Result<()> {
-            match *self {}
-        }
-        pub(in crate::storage) fn read_at(&self, _offset: u64, _buf: &mut [u8]) -> usize {
             match *self {}
         }
     }

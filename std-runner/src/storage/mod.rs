@@ -30,8 +30,7 @@
 //!   writable (`storage/map.rs`). A flush of up to 4 KiB (a single `send`)
 //!   is a `memcpy` into the mapping: no system call. A larger one (a batch)
 //!   is one `pwrite`, which fills many pages for less than a page fault on
-//!   each would cost. Both land in the same page cache. Reads of the
-//!   segment copy from the mapping.
+//!   each would cost. Both land in the same page cache.
 //! - Everywhere else, one `pwrite` (or one per append without a
 //!   reservation): off Linux, under WASI, on file systems where a store into
 //!   a preallocated page could still need space (copy-on-write: btrfs, ZFS)
@@ -64,14 +63,25 @@
 //!   storage (drop) cuts it too, so a closed journal has exact files.
 //!   `truncate`, `remove` and `quarantine` drop the mapping first.
 //!
+//! # Reads: always `pread`
+//!
+//! Every read of a segment, mapped or not, is a `pread` of the file, never a
+//! copy out of the mapping. The bytes are the same (stores into a
+//! `MAP_SHARED` mapping and `pread` of the same file share the page cache,
+//! so a read sees every append flushed before it), but a page of a mapped
+//! segment that was written back and evicted is read from the disk again,
+//! and a disk failing that read is then an `EIO` the storage reports, not a
+//! SIGBUS that kills the process.
+//!
 //! Why the mapping is safe: only this process writes the journal's files
-//! (the `LOCK`), every access to the mapping goes through the
+//! (the `LOCK`), every store into the mapping goes through the
 //! `FileStorage`, which the producer only uses under its lock, and an fsync
 //! running outside that lock (a group-commit ticket) touches the file,
 //! never the mapping. What would still raise SIGBUS and kill the process:
-//! another process truncating a mapped segment (ignoring the lock), or the
-//! disk failing to read back a page of it that was written back and evicted
-//! (where `pwrite` would return `EIO`). Recovery then handles the journal
+//! another process truncating a mapped segment (ignoring the lock), or a
+//! store into a page the kernel must first read back from a failing disk
+//! (only a partly written page at the end of the appended bytes, which is
+//! normally still in the page cache). Recovery then handles the journal
 //! like after any crash.
 //!
 //! After a failed fsync the storage *fails closed*: Linux may already have
