@@ -1,7 +1,6 @@
 //! The core's [`Storage`] calls on [`FileStorage`], and the fsync tickets
 //! that let group commit run an fsync outside the producer's lock.
 
-use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use steadfast_core::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageErrorKind};
 
-use super::fs::{create_private_dir, private_options, read_at, write_all_at};
+use super::fs::{FsFile, private_options, read_at};
 use super::map::map_new_segment;
 use super::{
     FileError, FileOp, FileStorage, META_FILES, QUARANTINE_DIR, SEGMENTS_MAPPED, Segment, WRITE_BUFFER,
@@ -17,25 +16,11 @@ use super::{
 };
 
 /// `fdatasync`, or the injected failure of [`FileStorage::inject_sync_failure`].
-pub(super) fn fdatasync(file: &File, fail: &AtomicBool) -> io::Result<()> {
+pub(super) fn fdatasync(file: &FsFile, fail: &AtomicBool) -> io::Result<()> {
     if fail.load(Ordering::SeqCst) {
         return Err(io::Error::from_raw_os_error(libc::EIO));
     }
     file.sync_data()
-}
-
-/// Reserves `len` bytes for `file` without changing its length; the bytes
-/// reserved (0 where the platform or file system cannot).
-fn reserve(file: &File, len: u64) -> u64 {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{FallocateFlags, fallocate};
-        if len > 0 && fallocate(file, FallocateFlags::KEEP_SIZE, 0, len).is_ok() {
-            return len;
-        }
-    }
-    let _ = (file, len);
-    0
 }
 
 /// An fsync of one segment prepared under the producer's lock and run
@@ -43,7 +28,7 @@ fn reserve(file: &File, len: u64) -> u64 {
 #[derive(Debug)]
 pub(crate) struct SyncTicket {
     segment: SegmentId,
-    file: Arc<File>,
+    file: Arc<FsFile>,
     len: u64,
     path: PathBuf,
     fail: Arc<AtomicBool>,
@@ -102,7 +87,7 @@ impl FileStorage {
         self.flush_segment(id)?;
         let seg = self.segment(id, FileOp::Append)?;
         let at = seg.len;
-        match write_all_at(&seg.file, at, data) {
+        match seg.file.write_all_at(at, data) {
             Ok(()) => {
                 seg.len += data.len() as u64;
                 Ok(())
@@ -155,14 +140,16 @@ impl Storage for FileStorage {
             self.unmap(mapped, true)?;
         }
         self.segments.remove(&id);
-        let file = private_options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
+        let file = self
+            .fs
+            .open(
+                &path,
+                private_options().read(true).write(true).create(true).truncate(true),
+                true,
+                true,
+            )
             .map_err(|e| FileError::io(FileOp::Create, path.clone(), e))?;
-        let reserved = reserve(&file, self.prealloc);
+        let reserved = file.reserve(self.prealloc);
         let file = Arc::new(file);
         // Where it cannot be mapped, appends are buffered and `pwrite`n.
         let map = self
@@ -207,7 +194,8 @@ impl Storage for FileStorage {
         // on with zeros.
         let n = usize::try_from(seg.len.saturating_sub(offset)).map_or(buf.len(), |n| n.min(buf.len()));
         let file = Arc::clone(&seg.file);
-        read_at(&file, offset, &mut buf[..n]).map_err(|e| FileError::io(FileOp::Read, self.path_of(id), e))
+        file.read_at(offset, &mut buf[..n])
+            .map_err(|e| FileError::io(FileOp::Read, self.path_of(id), e))
     }
 
     fn append(&mut self, id: SegmentId, data: &[u8]) -> Result<(), FileError> {
@@ -281,7 +269,9 @@ impl Storage for FileStorage {
         self.check(FileOp::Remove, || path.clone())?;
         self.flush_segment(id)?;
         let segment = self.segments.remove(&id);
-        std::fs::remove_file(&path).map_err(|e| FileError::io(FileOp::Remove, path, e))?;
+        self.fs
+            .remove_file(&path)
+            .map_err(|e| FileError::io(FileOp::Remove, path, e))?;
         // Closing the file (and dropping its mapping) frees its pages: slow
         // for a full segment, so it happens on the reaper thread.
         super::reaper::release(segment);
@@ -300,7 +290,7 @@ impl Storage for FileStorage {
         let qdir = self.dir.join(QUARANTINE_DIR);
         let io = |e| FileError::io(FileOp::Quarantine, qdir.clone(), e);
         if !qdir.is_dir() {
-            create_private_dir(&qdir).map_err(io)?;
+            self.fs.create_dir(&qdir).map_err(io)?;
             let dir = self.dir.clone();
             self.sync_dir_at(&dir)?;
         }
@@ -312,7 +302,9 @@ impl Storage for FileStorage {
             target = qdir.join(format!("{name}.{n}"));
             n += 1;
         }
-        std::fs::rename(&path, &target).map_err(|e| FileError::io(FileOp::Quarantine, path, e))?;
+        self.fs
+            .rename(&path, &target)
+            .map_err(|e| FileError::io(FileOp::Quarantine, path, e))?;
         self.sync_dir_at(&qdir)?;
         let dir = self.dir.clone();
         self.sync_dir_at(&dir)
@@ -337,7 +329,8 @@ impl Storage for FileStorage {
         self.check(FileOp::WriteMeta, || path.clone())?;
         let fail = Arc::clone(&self.fail_syncs);
         let file = self.meta_file(slot)?;
-        let result = write_all_at(file, 0, data)
+        let result = file
+            .write_all_at(0, data)
             .map_err(|e| FileError::io(FileOp::WriteMeta, path.clone(), e))
             .and_then(|()| {
                 fdatasync(file, &fail).map_err(|e| {

@@ -21,7 +21,6 @@
 //! segment that is all zeros. Large writes use `pwrite` too (see
 //! `MAP_COPY_MAX` in `storage/mod.rs`).
 
-use std::fs::File;
 use std::io;
 
 /// Bytes the file is grown by when an append would cross its end.
@@ -44,6 +43,7 @@ mod linux {
     use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 
     use super::GROW_STEP;
+    use crate::storage::fs::FsFile;
 
     /// `f_type` of the file systems on which a store into a mapped,
     /// preallocated page cannot fail for lack of space (which would be a
@@ -70,7 +70,7 @@ mod linux {
         ptr: NonNull<u8>,
         /// Bytes mapped: the segment's reservation.
         len: usize,
-        file: Arc<File>,
+        file: Arc<FsFile>,
         /// The file's length as this map last set or found it. Nothing at
         /// or past it is touched (SIGBUS); only this process changes it
         /// while the map exists (the journal directory's lock).
@@ -93,7 +93,7 @@ mod linux {
     impl SegmentMap {
         /// Maps the first `len` bytes of `file`, whose length is now
         /// `file_len`.
-        pub(in crate::storage) fn new(file: &Arc<File>, len: u64, file_len: u64) -> io::Result<SegmentMap> {
+        pub(in crate::storage) fn new(file: &Arc<FsFile>, len: u64, file_len: u64) -> io::Result<SegmentMap> {
             let len = usize::try_from(len)
                 .ok()
                 .filter(|l| *l > 0)
@@ -110,7 +110,7 @@ mod linux {
                     len,
                     ProtFlags::READ | ProtFlags::WRITE,
                     MapFlags::SHARED,
-                    &**file,
+                    file.file(),
                     0,
                 )?
             };
@@ -151,6 +151,7 @@ mod linux {
                     data.len(),
                 );
             }
+            self.file.stored(offset, data);
             Ok(())
         }
 
@@ -161,7 +162,7 @@ mod linux {
         /// with always follow written bytes.
         pub(in crate::storage) fn pwrite_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
             let end = self.check(offset, data)?;
-            std::os::unix::fs::FileExt::write_all_at(&*self.file, data, offset)?;
+            self.file.write_all_at(offset, data)?;
             if end > self.file_len {
                 self.file_len = end;
                 let grown = end
@@ -196,7 +197,7 @@ mod linux {
             // only means the pages are written at the next fsync, as before.
             let _ = unsafe {
                 libc::sync_file_range(
-                    self.file.as_raw_fd(),
+                    self.file.file().as_raw_fd(),
                     from as libc::off64_t,
                     len as libc::off64_t,
                     libc::SYNC_FILE_RANGE_WRITE,
@@ -231,6 +232,8 @@ mod other {
     use std::io;
     use std::sync::Arc;
 
+    use crate::storage::fs::FsFile;
+
     /// Never constructed off Linux.
     #[derive(Debug)]
     pub(in crate::storage) enum SegmentMap {}
@@ -242,7 +245,7 @@ mod other {
 
     impl SegmentMap {
         pub(in crate::storage) fn new(
-            _file: &Arc<File>,
+            _file: &Arc<FsFile>,
             _len: u64,
             _file_len: u64,
         ) -> io::Result<SegmentMap> {
@@ -262,8 +265,8 @@ mod other {
 
 /// Maps the `reserved` bytes preallocated for a newly created (empty)
 /// segment file, if this platform and file system allow it.
-pub(super) fn map_new_segment(file: &std::sync::Arc<File>, reserved: u64) -> io::Result<SegmentMap> {
-    if reserved == 0 || !can_map(file) {
+pub(super) fn map_new_segment(file: &std::sync::Arc<super::fs::FsFile>, reserved: u64) -> io::Result<SegmentMap> {
+    if reserved == 0 || !can_map(file.file()) {
         return Err(io::ErrorKind::Unsupported.into());
     }
     SegmentMap::new(file, reserved, 0)

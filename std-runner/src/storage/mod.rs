@@ -97,6 +97,7 @@ mod imp;
 mod lock;
 mod map;
 mod reaper;
+pub mod trace;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -110,8 +111,9 @@ pub use lock::LOCK_FILE;
 use steadfast_core::{SegmentId, StorageErrorKind};
 
 pub(crate) use fs::private_options as private_file_options;
-use fs::{create_private_dir, private_options, sync_dir, write_all_at};
+use fs::{Fs, FsFile, Trace, create_private_dir, private_options};
 use map::SegmentMap;
+use trace::FileObserver;
 
 /// Name of the subdirectory damaged segments are moved to.
 pub const QUARANTINE_DIR: &str = "quarantine";
@@ -180,7 +182,7 @@ impl std::fmt::Display for DurabilityNote {
 /// One open segment file.
 #[derive(Debug)]
 struct Segment {
-    file: Arc<File>,
+    file: Arc<FsFile>,
     /// Bytes appended: the segment's length. Unmapped, the file's length
     /// once the write buffer is flushed (this process is its only writer);
     /// mapped, the file may be longer, by zeros.
@@ -249,7 +251,9 @@ pub struct FileStorage {
     dir: PathBuf,
     _lock: lock::DirLock,
     segments: BTreeMap<SegmentId, Segment>,
-    meta: [Option<File>; 2],
+    meta: [Option<FsFile>; 2],
+    /// Every call on a name in the directory goes through here.
+    fs: Fs,
     /// Why the storage failed closed, if it did.
     failed: Option<String>,
     notes: Vec<DurabilityNote>,
@@ -267,7 +271,22 @@ impl FileStorage {
     /// exclusive lock. Fails with [`OpenStorageError::Locked`] if another
     /// process — or another `FileStorage` in this one — has it.
     pub fn open(dir: impl AsRef<Path>) -> Result<FileStorage, OpenStorageError> {
-        let dir = dir.as_ref().to_path_buf();
+        Self::open_traced(dir.as_ref(), Trace::default())
+    }
+
+    /// [`open`](Self::open), with `observer` told of every change the
+    /// storage makes to the journal's files from here on (see
+    /// [`trace`]): for crash-consistency tests and debugging. The storage
+    /// behaves exactly as without it.
+    pub fn open_observed(
+        dir: impl AsRef<Path>,
+        observer: Arc<dyn FileObserver>,
+    ) -> Result<FileStorage, OpenStorageError> {
+        Self::open_traced(dir.as_ref(), Trace::new(Some(observer)))
+    }
+
+    fn open_traced(dir: &Path, trace: Trace) -> Result<FileStorage, OpenStorageError> {
+        let dir = dir.to_path_buf();
         match std::fs::metadata(&dir) {
             Ok(m) if !m.is_dir() => return Err(OpenStorageError::NotADirectory { path: dir }),
             Ok(_) => {}
@@ -302,6 +321,7 @@ impl FileStorage {
             _lock: lock,
             segments: BTreeMap::new(),
             meta: [None, None],
+            fs: Fs::new(trace),
             failed: None,
             notes,
             fail_syncs: Arc::new(AtomicBool::new(false)),
@@ -332,19 +352,17 @@ impl FileStorage {
         if std::fs::metadata(&path).is_ok_and(|m| m.len() >= BALLAST_LEN) {
             return true;
         }
-        let created = private_options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
+        let created = self
+            .fs
+            .open(&path, private_options().write(true).create(true).truncate(true), true, true)
             .and_then(|file| {
                 // Written, not just sized: a sparse file reserves nothing.
                 let zeros = vec![0u8; BALLAST_LEN as usize];
-                write_all_at(&file, 0, &zeros)?;
+                file.write_all_at(0, &zeros)?;
                 file.sync_all()
             });
         if created.is_err() {
-            let _ = std::fs::remove_file(&path);
+            let _ = self.fs.remove_file(&path);
             return false;
         }
         let dir = self.dir.clone();
@@ -355,7 +373,7 @@ impl FileStorage {
     /// whether there was one. Used when the disk is full.
     pub fn release_ballast(&mut self) -> bool {
         let path = self.dir.join(BALLAST_FILE);
-        if std::fs::remove_file(&path).is_err() {
+        if self.fs.remove_file(&path).is_err() {
             return false;
         }
         let dir = self.dir.clone();
@@ -387,7 +405,7 @@ impl FileStorage {
             // A batch: one `pwrite` fills many pages at less cost than a
             // page fault on each.
             Some(map) => map.pwrite_at(offset, bytes),
-            None => write_all_at(&seg.file, offset, bytes),
+            None => seg.file.write_all_at(offset, bytes),
         };
         self.pending.bytes.clear();
         result.map_err(|e| {
@@ -485,12 +503,12 @@ impl FileStorage {
     fn segment(&mut self, id: SegmentId, op: FileOp) -> Result<&mut Segment, FileError> {
         if !self.segments.contains_key(&id) {
             let path = self.path_of(id);
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&path)
+            let file = self
+                .fs
+                .open(&path, std::fs::OpenOptions::new().read(true).write(true), false, false)
                 .map_err(|e| FileError::io(op, path.clone(), e))?;
             let len = file
+                .file()
                 .metadata()
                 .map_err(|e| FileError::io(op, path.clone(), e))?
                 .len();
@@ -554,7 +572,7 @@ impl FileStorage {
 
     /// Syncs the directory; an unsupported directory sync becomes a note.
     fn sync_dir_at(&mut self, dir: &Path) -> Result<(), FileError> {
-        match sync_dir(dir) {
+        match self.fs.sync_dir(dir) {
             Ok(()) => Ok(()),
             Err(e) if is_unsupported(&e) => {
                 if !self
@@ -572,7 +590,7 @@ impl FileStorage {
     }
 
     /// Runs `fdatasync` on `file`; on failure the storage fails closed.
-    fn sync_file(&mut self, file: &File, op: FileOp, path: PathBuf) -> Result<(), FileError> {
+    fn sync_file(&mut self, file: &FsFile, op: FileOp, path: PathBuf) -> Result<(), FileError> {
         imp::fdatasync(file, &self.fail_syncs).map_err(|e| {
             // A failed fsync may have dropped dirty pages: fail closed.
             let err = FileError::io(op, path, e).with_kind(StorageErrorKind::Io);
@@ -581,19 +599,21 @@ impl FileStorage {
         })
     }
 
-    fn meta_file(&mut self, slot: usize) -> Result<&File, FileError> {
+    fn meta_file(&mut self, slot: usize) -> Result<&FsFile, FileError> {
         let name = META_FILES
             .get(slot)
             .ok_or_else(|| FileError::new(StorageErrorKind::NotFound, FileOp::WriteMeta, self.dir.clone()))?;
         let path = self.dir.join(name);
         if self.meta[slot].is_none() {
             let existed = path.exists();
-            let file = private_options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
+            let file = self
+                .fs
+                .open(
+                    &path,
+                    private_options().read(true).write(true).create(true).truncate(false),
+                    true,
+                    false,
+                )
                 .map_err(|e| FileError::io(FileOp::WriteMeta, path.clone(), e))?;
             if !existed {
                 let dir = self.dir.clone();
