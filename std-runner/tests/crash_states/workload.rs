@@ -1,0 +1,285 @@
+//! The workloads: the real `FileStorage` under the real core
+//! (`steadfast::core::Producer`, the type the runner's producer wraps),
+//! driven the way the runner drives it: every `send` flushed to the OS
+//! before it returns, an fsync before it returns under `Always` (one per
+//! send or batch: group commit of one), on the interval under
+//! `Interval(d)`; the broker's outcomes fed back, timers run (confirmations
+//! journaled, confirmed segments deleted, the high-water mark written).
+//!
+//! The runner's own threads (group-commit tickets, the syncer) are left
+//! out: they decide *when* the same storage calls run, and the oracle
+//! needs to know exactly when a `send` returned.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use steadfast::FileStorage;
+use steadfast::core::{Config, Failure, FailureClass, Message, Outcome, Producer, SyncPolicy};
+
+use super::recorder::{Ev, Recorder};
+
+/// The core over the real file storage, with the runner's capacities.
+pub type Core = Producer<FileStorage, Vec<u8>>;
+
+/// When a `send` returns (see the crate docs' durability table).
+#[derive(Clone, Copy, Debug)]
+pub enum Policy {
+    /// After the fsync that covers it.
+    Always,
+    /// At once; an fsync runs every this many milliseconds.
+    Interval(u64),
+}
+
+/// A named workload.
+pub struct Workload {
+    pub name: &'static str,
+    pub policy: Policy,
+    pub config: Config,
+    pub script: fn(&mut Driver, u32),
+}
+
+/// The configuration every workload starts from: small entries and (where
+/// a workload rolls) small segments, so that a short run crosses segment
+/// boundaries, and a fixed journal id.
+pub fn base_config(segment_size: u64) -> Config {
+    Config {
+        journal_id: 0x5eed_c0de,
+        segment_size,
+        max_entry: 1024,
+        max_batch_records: 64,
+        max_batch_bytes: 64 << 10,
+        confirm_interval: 0,
+        meta_interval: 1_000_000,
+        // The runner schedules every fsync itself (see `Driver::sync`).
+        sync: SyncPolicy::Never,
+        ..Config::default()
+    }
+}
+
+/// Runs a workload against the real storage in `dir`, recording into `rec`.
+pub struct Driver {
+    core: Box<Core>,
+    rec: Arc<Recorder>,
+    policy: Policy,
+    now: u64,
+    last_sync: u64,
+    out: Vec<u8>,
+    sent: u64,
+}
+
+impl Driver {
+    pub fn open(dir: &Path, rec: &Arc<Recorder>, policy: Policy, config: Config) -> Driver {
+        let mut storage = FileStorage::open_observed(dir, Arc::clone(rec) as _).expect("open storage");
+        // As `Builder` does.
+        storage.preallocate_segments(config.segment_size);
+        storage.keep_ballast();
+        let buf = vec![0u8; Core::buffer_len(&config)];
+        let now = 1_000;
+        let core = match Core::open(storage, buf, config, now) {
+            Ok((core, _)) => Box::new(core),
+            Err(failed) => panic!("workload open failed: {:?}", failed.error),
+        };
+        Driver {
+            core,
+            rec: Arc::clone(rec),
+            policy,
+            now,
+            last_sync: now,
+            out: vec![0u8; config.max_batch_bytes.max(config.max_entry)],
+            sent: 0,
+        }
+    }
+
+    /// The value of the workload's `n`th message: its number and a filler
+    /// of varying length (20 to 900 bytes).
+    fn value(n: u64) -> Vec<u8> {
+        let mut v = format!("message {n:06} ").into_bytes();
+        let fill = 20 + (n * 7919 % 880) as usize;
+        v.extend((0..fill).map(|i| b'a' + ((n as usize + i) % 26) as u8));
+        v
+    }
+
+    /// Sends `count` messages, each returning on its own (`batch` false:
+    /// flush, and under `Always` fsync, after each) or together (one flush,
+    /// and one fsync, after all: `send_batch`).
+    pub fn send(&mut self, count: u32, batch: bool) {
+        for i in 0..count {
+            let value = Self::value(self.sent);
+            self.sent += 1;
+            let seq = self
+                .core
+                .send(self.now, Message::new("crash", &value))
+                .unwrap_or_else(|e| panic!("send refused: {e:?}"));
+            self.rec.mark(Ev::Sent {
+                seq,
+                value: value.into(),
+            });
+            if !batch || i + 1 == count {
+                self.returned();
+            }
+        }
+    }
+
+    /// What the runner does before a `send` returns.
+    fn returned(&mut self) {
+        self.core.storage_mut().flush().expect("flush");
+        match self.policy {
+            Policy::Always => self.sync(),
+            Policy::Interval(_) => self.sync_if_due(),
+        }
+    }
+
+    /// The one fsync the oracle counts: everything sent before it is
+    /// durable once it returns.
+    fn sync(&mut self) {
+        self.core.sync(self.now).expect("sync");
+        self.last_sync = self.now;
+        self.rec.mark(Ev::SyncDone);
+    }
+
+    fn sync_if_due(&mut self) {
+        if let Policy::Interval(d) = self.policy
+            && self.now >= self.last_sync + d
+        {
+            self.sync();
+        }
+    }
+
+    /// Lets `ms` pass: timers run (confirmations journaled, segments
+    /// deleted, the high-water mark written), the interval fsync if due.
+    pub fn advance(&mut self, ms: u64) {
+        self.now += ms;
+        let _ = self.core.handle_timeout(self.now);
+        self.core.storage_mut().flush().expect("flush");
+        self.sync_if_due();
+        if let Policy::Interval(d) = self.policy {
+            assert!(self.now - self.last_sync < d, "the interval fsync is never late");
+        }
+    }
+
+    /// Hands every ready batch to the "broker" and feeds back its verdict:
+    /// confirmed, or (every `fail_every`th record) a terminal failure that
+    /// dead-letters it. Then the timers run.
+    pub fn deliver(&mut self, fail_every: Option<u64>) {
+        loop {
+            let batch = match self.core.poll_transmit(self.now, &mut self.out) {
+                Ok(Some(batch)) => batch,
+                Ok(None) => break,
+                Err(e) => panic!("poll_transmit: {e:?}"),
+            };
+            for seq in batch.seqs() {
+                let outcome = if fail_every.is_some_and(|n| seq % n == 0) {
+                    self.rec.mark(Ev::DeadLettered { seq });
+                    Outcome::Failed(Failure::new(FailureClass::Terminal, 10, "record too large"))
+                } else {
+                    self.rec.mark(Ev::Confirmed { seq });
+                    Outcome::Confirmed {
+                        partition: 0,
+                        offset: seq as i64,
+                    }
+                };
+                self.core.handle_outcome(self.now, seq, outcome);
+            }
+            while self.core.poll_delivery(self.now).is_some() {}
+        }
+        self.advance(1);
+    }
+}
+
+/// The workloads the explorer runs; `scale` multiplies their length.
+pub fn all() -> Vec<Workload> {
+    vec![
+        Workload {
+            name: "appends",
+            policy: Policy::Always,
+            config: base_config(256 << 10),
+            script: |d, scale| {
+                for _ in 0..scale {
+                    d.send(40, false);
+                    d.send(30, true);
+                    d.send(20, false);
+                }
+            },
+        },
+        Workload {
+            name: "segment roll",
+            policy: Policy::Always,
+            config: base_config(16 << 10),
+            script: |d, scale| {
+                for _ in 0..scale {
+                    d.send(60, false);
+                    d.send(40, true);
+                }
+            },
+        },
+        Workload {
+            name: "confirmed segment deleted",
+            policy: Policy::Always,
+            config: base_config(16 << 10),
+            script: |d, scale| {
+                for _ in 0..scale {
+                    d.send(50, false);
+                    d.deliver(None);
+                    d.advance(5);
+                    d.send(20, false);
+                }
+            },
+        },
+        Workload {
+            name: "dead letters",
+            policy: Policy::Always,
+            config: base_config(16 << 10),
+            script: |d, scale| {
+                for _ in 0..scale {
+                    d.send(40, false);
+                    d.deliver(Some(3));
+                    d.advance(5);
+                    d.send(20, false);
+                }
+            },
+        },
+        Workload {
+            name: "meta update",
+            policy: Policy::Always,
+            config: Config {
+                meta_interval: 2,
+                ..base_config(16 << 10)
+            },
+            script: |d, scale| {
+                for _ in 0..scale * 25 {
+                    d.send(3, false);
+                    d.advance(3);
+                }
+            },
+        },
+        Workload {
+            name: "interval 20 ms",
+            policy: Policy::Interval(20),
+            config: Config {
+                meta_interval: 10,
+                ..base_config(16 << 10)
+            },
+            script: |d, scale| {
+                for round in 0..scale * 10 {
+                    for _ in 0..8 {
+                        d.send(2, false);
+                        d.advance(1);
+                    }
+                    if round % 3 == 2 {
+                        d.deliver(None);
+                    }
+                }
+            },
+        },
+    ]
+}
+
+/// Runs `workload` in `dir` and returns its trace (the storage is closed:
+/// the trace ends with what closing it did).
+pub fn record(workload: &Workload, dir: &Path, scale: u32) -> Vec<Ev> {
+    let rec = Recorder::new(dir);
+    let mut driver = Driver::open(dir, &rec, workload.policy, workload.config);
+    (workload.script)(&mut driver, scale);
+    drop(driver);
+    rec.take()
+}
