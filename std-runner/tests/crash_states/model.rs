@@ -31,7 +31,7 @@ use super::rng::Rng;
 #[derive(Debug, Default)]
 pub struct Image {
     pub dirs: BTreeSet<String>,
-    pub files: BTreeMap<String, Vec<u8>>,
+    pub files: BTreeMap<String, Arc<Vec<u8>>>,
 }
 
 impl Image {
@@ -57,7 +57,7 @@ impl Image {
             std::fs::create_dir_all(dir.join(d))?;
         }
         for (name, bytes) in &self.files {
-            std::fs::write(dir.join(name), bytes)?;
+            std::fs::write(dir.join(name), &bytes[..])?;
         }
         Ok(())
     }
@@ -99,7 +99,8 @@ impl DataOp {
 
 #[derive(Debug, Default)]
 struct Inode {
-    durable: Vec<u8>,
+    /// Shared with every image that keeps it unchanged.
+    durable: Arc<Vec<u8>>,
     pending: Vec<DataOp>,
 }
 
@@ -233,7 +234,7 @@ impl Model {
                 let ops = std::mem::take(&mut inode.pending);
                 let all: Vec<Vec<bool>> = ops.iter().map(|op| vec![true; op.units().len()]).collect();
                 let len = size_after(inode.durable.len() as u64, &ops);
-                inode.durable = content(&inode.durable, &ops, &all, len);
+                inode.durable = Arc::new(content(&inode.durable, &ops, &all, len));
             }
             Ev::SyncDir { path } => {
                 // Like a journaling file system: the sync commits every
@@ -276,9 +277,22 @@ impl Model {
         at
     }
 
+    /// Every pending unit as (trace position, unit index), in order.
+    fn pending_units(&self) -> Vec<(usize, usize)> {
+        let mut units: Vec<(usize, usize)> = self.entries.iter().map(|(at, _)| (*at, 0)).collect();
+        for inode in &self.inodes {
+            for op in &inode.pending {
+                units.extend((0..op.units().len()).map(|u| (op.at(), u)));
+            }
+        }
+        units.sort_unstable();
+        units
+    }
+
     /// Calls `each` with the states a power cut now may leave: nothing
-    /// pending kept, everything kept, in-order prefixes with the change at
-    /// the cut torn, and states drawn at random.
+    /// pending kept, everything kept, in-order prefixes of the changes with
+    /// the one at the cut torn, in-order prefixes of their units, and
+    /// states drawn at random.
     pub fn crash_states(&self, rng: &mut Rng, sampling: Sampling, each: &mut dyn FnMut(Image)) {
         let positions = self.pending_positions();
         each(self.image(&self.select(|_, _| false, |_| false, |_| true)));
@@ -296,6 +310,20 @@ impl Model {
                 |at, _| at < cut || (at == cut && coin.chance(1, 2)),
                 |at| at < cut || (at == cut && coin2.chance(1, 2)),
                 |at| at > cut,
+            );
+            each(self.image(&selection));
+        }
+        // In-order prefixes at the granularity of the write path: the
+        // first `k` units (sectors of a `pwrite`, pages of the mapping) of
+        // the pending changes, in the order they were made.
+        let units = self.pending_units();
+        let step = units.len().div_ceil(sampling.prefixes.max(1)).max(1);
+        for &(cut_at, cut_unit) in units.iter().step_by(step) {
+            let with_len = rng.chance(1, 2);
+            let selection = self.select(
+                |at, u| (at, u) < (cut_at, cut_unit),
+                |at| at < cut_at,
+                |at| at > cut_at || (at == cut_at && !with_len),
             );
             each(self.image(&selection));
         }
@@ -347,7 +375,8 @@ impl Model {
                 continue;
             }
             // Versions of each block, in order; each block keeps a prefix.
-            let mut versions: HashMap<(u64, u64), usize> = HashMap::new();
+            // (Ordered maps: the draws follow from the seed alone.)
+            let mut versions: BTreeMap<(u64, u64), usize> = BTreeMap::new();
             let mut rank = Vec::new();
             for op in &inode.pending {
                 let ranks: Vec<usize> = op
@@ -361,7 +390,7 @@ impl Model {
                     .collect();
                 rank.push(ranks);
             }
-            let cut: HashMap<(u64, u64), usize> = versions
+            let cut: BTreeMap<(u64, u64), usize> = versions
                 .iter()
                 .map(|(key, n)| (*key, rng.below(*n as u64 + 1) as usize))
                 .collect();
@@ -399,8 +428,8 @@ impl Model {
             }
             let inode = &self.inodes[ino];
             let bytes = match selection.data.get(&ino) {
-                Some((kept, len)) => content(&inode.durable, &inode.pending, kept, *len),
-                None => inode.durable.clone(),
+                Some((kept, len)) => Arc::new(content(&inode.durable, &inode.pending, kept, *len)),
+                None => Arc::clone(&inode.durable),
             };
             files.insert(name, bytes);
         }

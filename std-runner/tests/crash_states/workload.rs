@@ -36,6 +36,9 @@ pub struct Workload {
     pub policy: Policy,
     pub config: Config,
     pub script: fn(&mut Driver, u32),
+    /// A planted bug for the explorer's own test: `send` returns before
+    /// the fsync instead of after it.
+    pub acks_before_fsync: bool,
 }
 
 /// The configuration every workload starts from: small entries and (where
@@ -65,10 +68,12 @@ pub struct Driver {
     last_sync: u64,
     out: Vec<u8>,
     sent: u64,
+    acks_before_fsync: bool,
 }
 
 impl Driver {
-    pub fn open(dir: &Path, rec: &Arc<Recorder>, policy: Policy, config: Config) -> Driver {
+    pub fn open(dir: &Path, rec: &Arc<Recorder>, workload: &Workload) -> Driver {
+        let (policy, config) = (workload.policy, workload.config);
         let mut storage = FileStorage::open_observed(dir, Arc::clone(rec) as _).expect("open storage");
         // As `Builder` does.
         storage.preallocate_segments(config.segment_size);
@@ -87,6 +92,7 @@ impl Driver {
             last_sync: now,
             out: vec![0u8; config.max_batch_bytes.max(config.max_entry)],
             sent: 0,
+            acks_before_fsync: workload.acks_before_fsync,
         }
     }
 
@@ -120,6 +126,15 @@ impl Driver {
         }
     }
 
+    /// `groups` group commits of 1 to 25 sends each (as concurrent
+    /// senders under `Always` share one fsync), sizes from a fixed cycle.
+    pub fn groups(&mut self, groups: u32) {
+        const SIZES: [u32; 8] = [1, 3, 8, 2, 25, 5, 1, 12];
+        for g in 0..groups {
+            self.send(SIZES[(self.sent as usize + g as usize) % SIZES.len()], true);
+        }
+    }
+
     /// What the runner does before a `send` returns.
     fn returned(&mut self) {
         self.core.storage_mut().flush().expect("flush");
@@ -132,9 +147,14 @@ impl Driver {
     /// The one fsync the oracle counts: everything sent before it is
     /// durable once it returns.
     fn sync(&mut self) {
+        if self.acks_before_fsync {
+            self.rec.mark(Ev::SyncDone);
+        }
         self.core.sync(self.now).expect("sync");
         self.last_sync = self.now;
-        self.rec.mark(Ev::SyncDone);
+        if !self.acks_before_fsync {
+            self.rec.mark(Ev::SyncDone);
+        }
     }
 
     fn sync_if_due(&mut self) {
@@ -193,11 +213,12 @@ pub fn all() -> Vec<Workload> {
             name: "appends",
             policy: Policy::Always,
             config: base_config(256 << 10),
+            acks_before_fsync: false,
             script: |d, scale| {
                 for _ in 0..scale {
-                    d.send(40, false);
+                    d.send(30, false);
                     d.send(30, true);
-                    d.send(20, false);
+                    d.groups(30);
                 }
             },
         },
@@ -205,10 +226,12 @@ pub fn all() -> Vec<Workload> {
             name: "segment roll",
             policy: Policy::Always,
             config: base_config(16 << 10),
+            acks_before_fsync: false,
             script: |d, scale| {
                 for _ in 0..scale {
-                    d.send(60, false);
+                    d.send(40, false);
                     d.send(40, true);
+                    d.groups(40);
                 }
             },
         },
@@ -216,12 +239,14 @@ pub fn all() -> Vec<Workload> {
             name: "confirmed segment deleted",
             policy: Policy::Always,
             config: base_config(16 << 10),
+            acks_before_fsync: false,
             script: |d, scale| {
                 for _ in 0..scale {
-                    d.send(50, false);
+                    d.groups(20);
                     d.deliver(None);
                     d.advance(5);
-                    d.send(20, false);
+                    d.groups(10);
+                    d.send(10, false);
                 }
             },
         },
@@ -229,12 +254,14 @@ pub fn all() -> Vec<Workload> {
             name: "dead letters",
             policy: Policy::Always,
             config: base_config(16 << 10),
+            acks_before_fsync: false,
             script: |d, scale| {
                 for _ in 0..scale {
-                    d.send(40, false);
+                    d.groups(15);
                     d.deliver(Some(3));
                     d.advance(5);
-                    d.send(20, false);
+                    d.groups(10);
+                    d.send(10, false);
                 }
             },
         },
@@ -245,9 +272,11 @@ pub fn all() -> Vec<Workload> {
                 meta_interval: 2,
                 ..base_config(16 << 10)
             },
+            acks_before_fsync: false,
             script: |d, scale| {
-                for _ in 0..scale * 25 {
-                    d.send(3, false);
+                for _ in 0..scale * 20 {
+                    d.send(2, false);
+                    d.groups(1);
                     d.advance(3);
                 }
             },
@@ -259,6 +288,7 @@ pub fn all() -> Vec<Workload> {
                 meta_interval: 10,
                 ..base_config(16 << 10)
             },
+            acks_before_fsync: false,
             script: |d, scale| {
                 for round in 0..scale * 10 {
                     for _ in 0..8 {
@@ -278,7 +308,7 @@ pub fn all() -> Vec<Workload> {
 /// the trace ends with what closing it did).
 pub fn record(workload: &Workload, dir: &Path, scale: u32) -> Vec<Ev> {
     let rec = Recorder::new(dir);
-    let mut driver = Driver::open(dir, &rec, workload.policy, workload.config);
+    let mut driver = Driver::open(dir, &rec, workload);
     (workload.script)(&mut driver, scale);
     drop(driver);
     rec.take()
