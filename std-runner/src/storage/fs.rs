@@ -116,7 +116,11 @@ impl Trace {
 
 impl std::fmt::Debug for Trace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Trace(observed)" } else { "Trace(none)" })
+        f.write_str(if self.0.is_some() {
+            "Trace(observed)"
+        } else {
+            "Trace(none)"
+        })
     }
 }
 
@@ -166,19 +170,24 @@ impl FsFile {
     /// Sets the file's length (`ftruncate`).
     pub(crate) fn set_len(&self, len: u64) -> io::Result<()> {
         let result = self.file.set_len(len);
-        self.trace.after(result, || FileEvent::SetLen { path: &self.path, len })
+        self.trace.after(result, || FileEvent::SetLen {
+            path: &self.path,
+            len,
+        })
     }
 
     /// `fdatasync`.
     pub(crate) fn sync_data(&self) -> io::Result<()> {
         let result = self.file.sync_data();
-        self.trace.after(result, || FileEvent::SyncData { path: &self.path })
+        self.trace
+            .after(result, || FileEvent::SyncData { path: &self.path })
     }
 
     /// `fsync`.
     pub(crate) fn sync_all(&self) -> io::Result<()> {
         let result = self.file.sync_all();
-        self.trace.after(result, || FileEvent::SyncData { path: &self.path })
+        self.trace
+            .after(result, || FileEvent::SyncData { path: &self.path })
     }
 
     /// Reserves `len` bytes from offset 0 without changing the file's
@@ -189,7 +198,10 @@ impl FsFile {
         {
             use rustix::fs::{FallocateFlags, fallocate};
             if len > 0 && fallocate(&self.file, FallocateFlags::KEEP_SIZE, 0, len).is_ok() {
-                self.trace.emit(|| FileEvent::Reserve { path: &self.path, len });
+                self.trace.emit(|| FileEvent::Reserve {
+                    path: &self.path,
+                    len,
+                });
                 return len;
             }
         }
@@ -210,7 +222,13 @@ impl Fs {
     }
 
     /// Opens `path` with `options` (which may create or truncate it).
-    pub(crate) fn open(&self, path: &Path, options: &OpenOptions, creates: bool, truncates: bool) -> io::Result<FsFile> {
+    pub(crate) fn open(
+        &self,
+        path: &Path,
+        options: &OpenOptions,
+        creates: bool,
+        truncates: bool,
+    ) -> io::Result<FsFile> {
         // Only asked when someone listens and the open may create.
         let existed = (creates && self.trace.0.is_some()).then(|| path.exists());
         let file = options.open(path)?;

@@ -144,7 +144,11 @@ impl Storage for FileStorage {
             .fs
             .open(
                 &path,
-                private_options().read(true).write(true).create(true).truncate(true),
+                private_options()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true),
                 true,
                 true,
             )

@@ -265,7 +265,10 @@ mod other {
 
 /// Maps the `reserved` bytes preallocated for a newly created (empty)
 /// segment file, if this platform and file system allow it.
-pub(super) fn map_new_segment(file: &std::sync::Arc<super::fs::FsFile>, reserved: u64) -> io::Result<SegmentMap> {
+pub(super) fn map_new_segment(
+    file: &std::sync::Arc<super::fs::FsFile>,
+    reserved: u64,
+) -> io::Result<SegmentMap> {
     if reserved == 0 || !can_map(file.file()) {
         return Err(io::ErrorKind::Unsupported.into());
     }

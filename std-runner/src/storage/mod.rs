@@ -354,7 +354,12 @@ impl FileStorage {
         }
         let created = self
             .fs
-            .open(&path, private_options().write(true).create(true).truncate(true), true, true)
+            .open(
+                &path,
+                private_options().write(true).create(true).truncate(true),
+                true,
+                true,
+            )
             .and_then(|file| {
                 // Written, not just sized: a sparse file reserves nothing.
                 let zeros = vec![0u8; BALLAST_LEN as usize];
@@ -505,7 +510,12 @@ impl FileStorage {
             let path = self.path_of(id);
             let file = self
                 .fs
-                .open(&path, std::fs::OpenOptions::new().read(true).write(true), false, false)
+                .open(
+                    &path,
+                    std::fs::OpenOptions::new().read(true).write(true),
+                    false,
+                    false,
+                )
                 .map_err(|e| FileError::io(op, path.clone(), e))?;
             let len = file
                 .file()
@@ -610,7 +620,11 @@ impl FileStorage {
                 .fs
                 .open(
                     &path,
-                    private_options().read(true).write(true).create(true).truncate(false),
+                    private_options()
+                        .read(true)
+                        .write(true)
+                        .create(true)
+                        .truncate(false),
                     true,
                     false,
                 )

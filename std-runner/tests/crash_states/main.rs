@@ -27,7 +27,6 @@ mod workload;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use model::{Model, Sampling};
 use oracle::Expect;
@@ -36,7 +35,10 @@ use rng::Rng;
 use workload::Workload;
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Where crash states are written: a RAM file system if there is one (the
@@ -70,14 +72,17 @@ struct Figures {
 }
 
 fn explore(workload: &Workload, seed: u64, scale: u32, scratch: &Path) -> Figures {
-    let work = tempfile::Builder::new().prefix("steadfast-crash-workload-").tempdir().unwrap();
+    let work = tempfile::Builder::new()
+        .prefix("steadfast-crash-workload-")
+        .tempdir()
+        .unwrap();
     let journal = work.path().join("journal");
     let trace = workload::record(workload, &journal, scale);
     let sampling = Sampling {
         prefixes: 32 * scale as usize,
         random: 12 * scale as usize,
     };
-    let mut rng = Rng::new(seed ^ workload.name.len() as u64 * 0x9e37_79b9);
+    let mut rng = Rng::new(seed ^ (workload.name.len() as u64 * 0x9e37_79b9));
     let mut model = Model::new();
     let mut expect = Expect::default();
     let mut seen = HashSet::new();
@@ -86,39 +91,41 @@ fn explore(workload: &Workload, seed: u64, scale: u32, scratch: &Path) -> Figure
         ..Figures::default()
     };
     let mut state_no = 0usize;
-    let mut crash_point = |at: usize, model: &Model, expect: &Expect, figures: &mut Figures, rng: &mut Rng| {
-        figures.crash_points += 1;
-        model.crash_states(rng, sampling, &mut |image| {
-            figures.generated += 1;
-            // The oracle depends on the crash point: judge each image
-            // afresh there, but only once per crash point's expectations.
-            if !seen.insert((image.fingerprint(), expect.required.len(), expect.settled.len())) {
-                return;
-            }
-            figures.explored += 1;
-            state_no += 1;
-            let dir: PathBuf = scratch.join(format!("s{state_no}"));
-            let t = Instant::now();
-            image.materialise(&dir).unwrap();
-            let verdict = oracle::recover(&dir, workload.config).and_then(|got| oracle::judge(expect, &got));
-            figures.recovery_secs += t.elapsed().as_secs_f64();
-            if let Err(why) = verdict {
-                figures.violations += 1;
-                if figures.first.len() < 5 {
-                    let files: Vec<String> = image
-                        .files
-                        .iter()
-                        .map(|(n, b)| format!("{n} ({} B)", b.len()))
-                        .collect();
-                    figures.first.push(format!(
-                        "crash before trace event {at}: {why}\n      files: {}",
-                        files.join(", ")
-                    ));
+    let mut crash_point =
+        |at: usize, model: &Model, expect: &Expect, figures: &mut Figures, rng: &mut Rng| {
+            figures.crash_points += 1;
+            model.crash_states(rng, sampling, &mut |image| {
+                figures.generated += 1;
+                // The oracle depends on the crash point: judge each image
+                // afresh there, but only once per crash point's expectations.
+                if !seen.insert((image.fingerprint(), expect.required.len(), expect.settled.len())) {
+                    return;
                 }
-            }
-            let _ = std::fs::remove_dir_all(&dir);
-        });
-    };
+                figures.explored += 1;
+                state_no += 1;
+                let dir: PathBuf = scratch.join(format!("s{state_no}"));
+                let t = steadfast::clock::now();
+                image.materialise(&dir).unwrap();
+                let verdict =
+                    oracle::recover(&dir, workload.config).and_then(|got| oracle::judge(expect, &got));
+                figures.recovery_secs += t.elapsed().as_secs_f64();
+                if let Err(why) = verdict {
+                    figures.violations += 1;
+                    if figures.first.len() < 5 {
+                        let files: Vec<String> = image
+                            .files
+                            .iter()
+                            .map(|(n, b)| format!("{n} ({} B)", b.len()))
+                            .collect();
+                        figures.first.push(format!(
+                            "crash before trace event {at}: {why}\n      files: {}",
+                            files.join(", ")
+                        ));
+                    }
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+            });
+        };
     for (at, ev) in trace.iter().enumerate() {
         if Model::is_sync(ev) {
             crash_point(at, &model, &expect, &mut figures, &mut rng);
@@ -155,11 +162,17 @@ fn a_send_acknowledged_before_its_fsync_is_caught() {
         .unwrap()
         .join()
         .unwrap();
-    println!("planted bug: {} of {} states violate the contract", f.violations, f.explored);
+    println!(
+        "planted bug: {} of {} states violate the contract",
+        f.violations, f.explored
+    );
     for v in &f.first {
         println!("    {v}");
     }
-    assert!(f.violations > 0, "the explorer missed a send acknowledged before its fsync");
+    assert!(
+        f.violations > 0,
+        "the explorer missed a send acknowledged before its fsync"
+    );
     assert!(
         f.first.iter().all(|v| v.contains("acknowledged seq")),
         "the planted bug shows as lost acknowledged messages: {:?}",
@@ -178,15 +191,18 @@ fn power_loss_at_every_sync_point_loses_no_acknowledged_message() {
         .stack_size(256 << 20)
         .spawn(move || {
             let scratch = scratch();
-            let start = Instant::now();
+            let start = steadfast::clock::now();
             let mut total = Figures::default();
-            println!("crash-state explorer: seed {seed}, scale {scale}, states in {}", scratch.path().display());
+            println!(
+                "crash-state explorer: seed {seed}, scale {scale}, states in {}",
+                scratch.path().display()
+            );
             println!(
                 "{:<28} {:>7} {:>7} {:>9} {:>9} {:>10} {:>7}",
                 "workload", "events", "points", "generated", "explored", "violations", "secs"
             );
             for w in workload::all() {
-                let t = Instant::now();
+                let t = steadfast::clock::now();
                 let f = explore(&w, seed, scale, scratch.path());
                 println!(
                     "{:<28} {:>7} {:>7} {:>9} {:>9} {:>10} {:>7.1}",
@@ -208,7 +224,10 @@ fn power_loss_at_every_sync_point_loses_no_acknowledged_message() {
                 total.violations += f.violations;
                 total.recovery_secs += f.recovery_secs;
             }
-            println!("(of which writing and recovering states: {:.1} s)", total.recovery_secs);
+            println!(
+                "(of which writing and recovering states: {:.1} s)",
+                total.recovery_secs
+            );
             println!(
                 "{:<28} {:>7} {:>7} {:>9} {:>9} {:>10} {:>7.1}",
                 "total",
@@ -224,5 +243,8 @@ fn power_loss_at_every_sync_point_loses_no_acknowledged_message() {
         .unwrap();
     let total = handle.join().unwrap();
     assert!(total.explored > 0, "no crash state was explored");
-    assert_eq!(total.violations, 0, "crash states violated the durability contract (see above)");
+    assert_eq!(
+        total.violations, 0,
+        "crash states violated the durability contract (see above)"
+    );
 }

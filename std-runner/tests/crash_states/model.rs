@@ -65,8 +65,16 @@ impl Image {
 
 #[derive(Clone, Debug)]
 enum DataOp {
-    Write { at: usize, offset: u64, data: Arc<[u8]>, gran: u64 },
-    SetLen { at: usize, len: u64 },
+    Write {
+        at: usize,
+        offset: u64,
+        data: Arc<[u8]>,
+        gran: u64,
+    },
+    SetLen {
+        at: usize,
+        len: u64,
+    },
 }
 
 impl DataOp {
@@ -81,7 +89,9 @@ impl DataOp {
     /// for a length change.
     fn units(&self) -> Vec<(u64, u64, (u64, u64))> {
         match self {
-            DataOp::Write { offset, data, gran, .. } => {
+            DataOp::Write {
+                offset, data, gran, ..
+            } => {
                 let end = offset + data.len() as u64;
                 let mut units = Vec::new();
                 let mut at = *offset;
@@ -119,7 +129,9 @@ fn parent(path: &str) -> &str {
 impl EntryOp {
     fn touches(&self, dir: &str) -> bool {
         match self {
-            EntryOp::Link { path, .. } | EntryOp::Unlink { path } | EntryOp::MkDir { path } => parent(path) == dir,
+            EntryOp::Link { path, .. } | EntryOp::Unlink { path } | EntryOp::MkDir { path } => {
+                parent(path) == dir
+            }
             EntryOp::Rename { from, to } => parent(from) == dir || parent(to) == dir,
         }
     }
@@ -199,7 +211,11 @@ impl Model {
     /// Replays event number `at` of the trace.
     pub fn apply(&mut self, at: usize, ev: &Ev) {
         match ev {
-            Ev::Open { path, existed, truncated } => match self.names.get(path) {
+            Ev::Open {
+                path,
+                existed,
+                truncated,
+            } => match self.names.get(path) {
                 Some(_) | None if self.names.contains_key(path) != *existed => {
                     panic!("the model and the file system disagree on whether {path} exists")
                 }
@@ -212,10 +228,21 @@ impl Model {
                     let ino = self.inodes.len();
                     self.inodes.push(Inode::default());
                     self.names.insert(path.clone(), ino);
-                    self.entries.push((at, EntryOp::Link { path: path.clone(), ino }));
+                    self.entries.push((
+                        at,
+                        EntryOp::Link {
+                            path: path.clone(),
+                            ino,
+                        },
+                    ));
                 }
             },
-            Ev::Write { path, offset, data, gran } => {
+            Ev::Write {
+                path,
+                offset,
+                data,
+                gran,
+            } => {
                 let ino = self.ino(path);
                 self.inodes[ino].pending.push(DataOp::Write {
                     at,

@@ -79,7 +79,14 @@ pub fn recover(dir: &Path, config: Config) -> Result<Recovered, String> {
                         seqs.push(seq);
                     }
                     for seq in seqs {
-                        core.handle_outcome(now, seq, Outcome::Confirmed { partition: 0, offset: 0 });
+                        core.handle_outcome(
+                            now,
+                            seq,
+                            Outcome::Confirmed {
+                                partition: 0,
+                                offset: 0,
+                            },
+                        );
                     }
                     while core.poll_delivery(now).is_some() {}
                 }

@@ -18,9 +18,18 @@ pub const PAGE: u64 = 4096;
 #[derive(Clone, Debug)]
 pub enum Ev {
     /// A file opened with `O_CREAT` (new, or cut to 0 if `truncated`).
-    Open { path: String, existed: bool, truncated: bool },
+    Open {
+        path: String,
+        existed: bool,
+        truncated: bool,
+    },
     /// Bytes written; `gran` is the unit power loss tears them in.
-    Write { path: String, offset: u64, data: Arc<[u8]>, gran: u64 },
+    Write {
+        path: String,
+        offset: u64,
+        data: Arc<[u8]>,
+        gran: u64,
+    },
     /// `ftruncate`.
     SetLen { path: String, len: u64 },
     /// `fdatasync` / `fsync` of a file.
@@ -69,7 +78,11 @@ impl Recorder {
 
     fn rel(&self, path: &Path) -> String {
         let rel = path.strip_prefix(&self.root).unwrap_or_else(|_| {
-            panic!("{} is outside the journal directory {}", path.display(), self.root.display())
+            panic!(
+                "{} is outside the journal directory {}",
+                path.display(),
+                self.root.display()
+            )
         });
         rel.to_string_lossy().into_owned()
     }
@@ -78,12 +91,21 @@ impl Recorder {
 impl FileObserver for Recorder {
     fn on_event(&self, event: &FileEvent<'_>) {
         let ev = match *event {
-            FileEvent::Open { path, existed, truncated } => Ev::Open {
+            FileEvent::Open {
+                path,
+                existed,
+                truncated,
+            } => Ev::Open {
                 path: self.rel(path),
                 existed,
                 truncated,
             },
-            FileEvent::Write { path, offset, data, via } => Ev::Write {
+            FileEvent::Write {
+                path,
+                offset,
+                data,
+                via,
+            } => Ev::Write {
                 path: self.rel(path),
                 offset,
                 data: data.into(),
@@ -92,7 +114,10 @@ impl FileObserver for Recorder {
                     _ => SECTOR,
                 },
             },
-            FileEvent::SetLen { path, len } => Ev::SetLen { path: self.rel(path), len },
+            FileEvent::SetLen { path, len } => Ev::SetLen {
+                path: self.rel(path),
+                len,
+            },
             // Reserved blocks change no byte and no length.
             FileEvent::Reserve { .. } => return,
             FileEvent::SyncData { path } => Ev::SyncData { path: self.rel(path) },
