@@ -1,4 +1,4 @@
-//! [`FileStorage`]: the core's [`Storage`] on a directory of ordinary files.
+//! [`FileStorage`]: the core's [`Storage`](steadfast_core::Storage) on a directory of ordinary files.
 //!
 //! ```text
 //! journal-dir/
@@ -90,6 +90,15 @@
 //! reopening the journal recovers from what is really on disk.
 //!
 //! Files are created 0600 and the directory 0700 (on unix).
+//!
+//! # Where the file system is called
+//!
+//! Every file-system call is made in `storage/fs.rs` (`FsFile` for an open
+//! file, `Fs` for names in the directory), so that a storage opened with
+//! [`FileStorage::open_observed`] can report every change it makes to a
+//! [`trace::FileObserver`]: the seam the crash-state explorer
+//! (`std-runner/tests/crash_states`, docs/crash-states.md) records real
+//! workloads through.
 
 mod error;
 mod fs;
@@ -244,7 +253,7 @@ pub fn segments_mappable_in(dir: &Path) -> bool {
     yes
 }
 
-/// A journal directory, implementing the core's [`Storage`] contract.
+/// A journal directory, implementing the core's [`Storage`](steadfast_core::Storage) contract.
 /// See the module documentation.
 #[derive(Debug)]
 pub struct FileStorage {

@@ -11,9 +11,9 @@
 //! wants to see. The storage is unchanged by it: the calls are made on the
 //! real files as always, and an observer only hears about them.
 //!
-//! Every call is made in one place, `storage/fs.rs` ([`FsFile`](super::fs)
-//! for calls on an open file, the `fs::Fs` helpers for calls on names), and
-//! each reports its event there, after the call succeeded. A failed call
+//! Every call is made in one place, `storage/fs.rs` (`FsFile` for calls on
+//! an open file, `Fs` for calls on names), and each reports its event
+//! there, after the call succeeded. A failed call
 //! reports nothing. Reads, listings, `metadata` and the lock file are not
 //! reported: they change nothing on disk.
 

@@ -14,7 +14,7 @@
 //! (`oracle.rs`). See docs/crash-states.md.
 //!
 //! `STEADFAST_CRASH_SEED` (default 1) seeds the sampling and
-//! `STEADFAST_CRASH_SCALE` (default 1) lengthens the workloads and draws
+//! `STEADFAST_CRASH_SCALE` (default 3) lengthens the workloads and draws
 //! more states per crash point: `scripts/crash-states.sh` runs a larger
 //! exploration.
 #![allow(clippy::unwrap_used)]
@@ -184,7 +184,7 @@ fn a_send_acknowledged_before_its_fsync_is_caught() {
 #[test]
 fn power_loss_at_every_sync_point_loses_no_acknowledged_message() {
     let seed = env_u64("STEADFAST_CRASH_SEED", 1);
-    let scale = env_u64("STEADFAST_CRASH_SCALE", 1).max(1) as u32;
+    let scale = env_u64("STEADFAST_CRASH_SCALE", 3).max(1) as u32;
     // The core is large and recovery keeps a few on the stack: a debug
     // build needs more than a test thread's 2 MiB.
     let handle = std::thread::Builder::new()
