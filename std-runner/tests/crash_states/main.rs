@@ -69,6 +69,11 @@ struct Figures {
     first: Vec<String>,
     /// Seconds spent writing states and recovering them.
     recovery_secs: f64,
+    /// Writes in the trace by `pwrite` and by stores into the mapping;
+    /// directory entries created, renamed or removed.
+    pwrites: usize,
+    stores: usize,
+    entries: usize,
 }
 
 fn explore(workload: &Workload, seed: u64, scale: u32, scratch: &Path) -> Figures {
@@ -90,6 +95,17 @@ fn explore(workload: &Workload, seed: u64, scale: u32, scratch: &Path) -> Figure
         events: trace.len(),
         ..Figures::default()
     };
+    for ev in &trace {
+        match ev {
+            Ev::Write { gran, .. } if *gran == recorder::PAGE => figures.stores += 1,
+            Ev::Write { .. } => figures.pwrites += 1,
+            Ev::Open { existed: false, .. }
+            | Ev::Rename { .. }
+            | Ev::Remove { .. }
+            | Ev::CreateDir { .. } => figures.entries += 1,
+            _ => {}
+        }
+    }
     let mut state_no = 0usize;
     let mut crash_point =
         |at: usize, model: &Model, expect: &Expect, figures: &mut Figures, rng: &mut Rng| {
@@ -214,10 +230,16 @@ fn power_loss_at_every_sync_point_loses_no_acknowledged_message() {
                     f.violations,
                     t.elapsed().as_secs_f64()
                 );
+                println!(
+                    "    (trace: {} pwrites, {} stores into the mapping, {} directory entries)",
+                    f.pwrites, f.stores, f.entries
+                );
                 for v in &f.first {
                     println!("    {v}");
                 }
                 total.events += f.events;
+                total.pwrites += f.pwrites;
+                total.stores += f.stores;
                 total.crash_points += f.crash_points;
                 total.generated += f.generated;
                 total.explored += f.explored;
@@ -243,6 +265,14 @@ fn power_loss_at_every_sync_point_loses_no_acknowledged_message() {
         .unwrap();
     let total = handle.join().unwrap();
     assert!(total.explored > 0, "no crash state was explored");
+    assert!(total.pwrites > 0, "no pwrite was recorded");
+    let probe = tempfile::tempdir().unwrap();
+    if steadfast::storage::segments_mappable_in(probe.path()) {
+        assert!(
+            total.stores > 0,
+            "segments are mapped here, yet no store into a mapping was recorded"
+        );
+    }
     assert_eq!(
         total.violations, 0,
         "crash states violated the durability contract (see above)"
