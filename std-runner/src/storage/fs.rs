@@ -1,10 +1,12 @@
-//! The one place the file storage calls the file system: small portable
+//! The one place the file storage changes the file system: small portable
 //! helpers (private 0600 files, positional reads and writes, directory
 //! sync, each with the fallback WASI preview 1 needs), [`FsFile`] for calls
 //! on an open file and [`Fs`] for calls on names. Each call that changes
 //! something on disk reports it to the storage's
 //! [`FileObserver`](super::trace::FileObserver), if it has one (see
-//! `storage/trace.rs`).
+//! `storage/trace.rs`). Calls that only look (listing the directory,
+//! `metadata`, opening a meta slot to read it, `mmap`) and the lock file
+//! (`storage/lock.rs`) stay where they are used.
 
 use std::fs::{File, OpenOptions};
 use std::io;

@@ -93,8 +93,10 @@
 //!
 //! # Where the file system is called
 //!
-//! Every file-system call is made in `storage/fs.rs` (`FsFile` for an open
-//! file, `Fs` for names in the directory), so that a storage opened with
+//! Every file-system call that changes something on disk is made in
+//! `storage/fs.rs` (`FsFile` for an open file, `Fs` for names in the
+//! directory; stores into the mapping are reported through `FsFile` by
+//! `storage/map.rs`), so that a storage opened with
 //! [`FileStorage::open_observed`] can report every change it makes to a
 //! [`trace::FileObserver`]: the seam the crash-state explorer
 //! (`std-runner/tests/crash_states`, docs/crash-states.md) records real
