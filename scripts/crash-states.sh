@@ -4,7 +4,7 @@
 #
 #   scripts/crash-states.sh [SCALE] [SEED]
 #
-# SCALE (default 4) multiplies the workloads' length and the states drawn
+# SCALE (default 5) multiplies the workloads' length and the states drawn
 # per crash point; SEED (default: the time) seeds the sampling, and is
 # printed so that a failing run replays with the same SEED. The test build
 # is the same as CI's (debug); the states are written to /dev/shm when
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scale="${1:-4}"
+scale="${1:-5}"
 seed="${2:-$(date +%s)}"
 echo "crash-state explorer: scale $scale, seed $seed (replay: scripts/crash-states.sh $scale $seed)"
 STEADFAST_CRASH_SCALE="$scale" STEADFAST_CRASH_SEED="$seed" \
