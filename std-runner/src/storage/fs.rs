@@ -223,29 +223,39 @@ impl Fs {
         Fs { trace }
     }
 
-    /// Opens `path` with `options` (which may create or truncate it).
-    pub(crate) fn open(
-        &self,
-        path: &Path,
-        options: &OpenOptions,
-        creates: bool,
-        truncates: bool,
-    ) -> io::Result<FsFile> {
-        // Only asked when someone listens and the open may create.
-        let existed = (creates && self.trace.0.is_some()).then(|| path.exists());
-        let file = options.open(path)?;
+    /// Opens the existing file `path` for reading and writing.
+    pub(crate) fn open(&self, path: &Path) -> io::Result<FsFile> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        Ok(self.file(file, path))
+    }
+
+    /// Opens `path` for reading and writing, creating it (0600) if it is
+    /// missing; with `truncate`, cuts it to 0 bytes if it is there.
+    pub(crate) fn create(&self, path: &Path, truncate: bool) -> io::Result<FsFile> {
+        // Only asked when someone listens.
+        let existed = self.trace.0.is_some().then(|| path.exists());
+        let file = private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(truncate)
+            .open(path)?;
         if let Some(existed) = existed {
             self.trace.emit(|| FileEvent::Open {
                 path,
                 existed,
-                truncated: existed && truncates,
+                truncated: existed && truncate,
             });
         }
-        Ok(FsFile {
+        Ok(self.file(file, path))
+    }
+
+    fn file(&self, file: File, path: &Path) -> FsFile {
+        FsFile {
             file,
             path: path.to_path_buf(),
             trace: self.trace.clone(),
-        })
+        }
     }
 
     /// Unlinks `path`.

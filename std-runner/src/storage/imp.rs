@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use steadfast_core::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageErrorKind};
 
-use super::fs::{FsFile, private_options, read_at};
+use super::fs::{FsFile, read_at};
 use super::map::map_new_segment;
 use super::{
     FileError, FileOp, FileStorage, META_FILES, QUARANTINE_DIR, SEGMENTS_MAPPED, Segment, WRITE_BUFFER,
@@ -142,16 +142,7 @@ impl Storage for FileStorage {
         self.segments.remove(&id);
         let file = self
             .fs
-            .open(
-                &path,
-                private_options()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(true),
-                true,
-                true,
-            )
+            .create(&path, true)
             .map_err(|e| FileError::io(FileOp::Create, path.clone(), e))?;
         let reserved = file.reserve(self.prealloc);
         let file = Arc::new(file);

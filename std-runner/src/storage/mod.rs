@@ -122,7 +122,7 @@ pub use lock::LOCK_FILE;
 use steadfast_core::{SegmentId, StorageErrorKind};
 
 pub(crate) use fs::private_options as private_file_options;
-use fs::{Fs, FsFile, Trace, create_private_dir, private_options};
+use fs::{Fs, FsFile, Trace, create_private_dir};
 use map::SegmentMap;
 use trace::FileObserver;
 
@@ -363,20 +363,12 @@ impl FileStorage {
         if std::fs::metadata(&path).is_ok_and(|m| m.len() >= BALLAST_LEN) {
             return true;
         }
-        let created = self
-            .fs
-            .open(
-                &path,
-                private_options().write(true).create(true).truncate(true),
-                true,
-                true,
-            )
-            .and_then(|file| {
-                // Written, not just sized: a sparse file reserves nothing.
-                let zeros = vec![0u8; BALLAST_LEN as usize];
-                file.write_all_at(0, &zeros)?;
-                file.sync_all()
-            });
+        let created = self.fs.create(&path, true).and_then(|file| {
+            // Written, not just sized: a sparse file reserves nothing.
+            let zeros = vec![0u8; BALLAST_LEN as usize];
+            file.write_all_at(0, &zeros)?;
+            file.sync_all()
+        });
         if created.is_err() {
             let _ = self.fs.remove_file(&path);
             return false;
@@ -521,12 +513,7 @@ impl FileStorage {
             let path = self.path_of(id);
             let file = self
                 .fs
-                .open(
-                    &path,
-                    std::fs::OpenOptions::new().read(true).write(true),
-                    false,
-                    false,
-                )
+                .open(&path)
                 .map_err(|e| FileError::io(op, path.clone(), e))?;
             let len = file
                 .file()
@@ -629,16 +616,7 @@ impl FileStorage {
             let existed = path.exists();
             let file = self
                 .fs
-                .open(
-                    &path,
-                    private_options()
-                        .read(true)
-                        .write(true)
-                        .create(true)
-                        .truncate(false),
-                    true,
-                    false,
-                )
+                .create(&path, false)
                 .map_err(|e| FileError::io(FileOp::WriteMeta, path.clone(), e))?;
             if !existed {
                 let dir = self.dir.clone();
