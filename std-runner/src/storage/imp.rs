@@ -1,7 +1,6 @@
 //! The core's [`Storage`] calls on [`FileStorage`], and the fsync tickets
 //! that let group commit run an fsync outside the producer's lock.
 
-use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,26 +8,12 @@ use std::sync::atomic::Ordering;
 
 use steadfast_core::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageErrorKind};
 
-use super::fs::{create_private_dir, private_options, read_at, write_all_at};
+use super::fs::{FsFile, read_at};
 use super::map::map_new_segment;
 use super::{
     FileError, FileOp, FileStorage, META_FILES, QUARANTINE_DIR, SEGMENTS_MAPPED, Segment, WRITE_BUFFER,
     parse_segment_file_name, segment_file_name,
 };
-
-/// Reserves `len` bytes for `file` without changing its length; the bytes
-/// reserved (0 where the platform or file system cannot).
-fn reserve(file: &File, len: u64) -> u64 {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{FallocateFlags, fallocate};
-        if len > 0 && fallocate(file, FallocateFlags::KEEP_SIZE, 0, len).is_ok() {
-            return len;
-        }
-    }
-    let _ = (file, len);
-    0
-}
 
 /// An fsync of one segment, prepared under the producer's lock and run
 /// outside it, so that senders keep appending while the disk works: the
@@ -36,7 +21,7 @@ fn reserve(file: &File, len: u64) -> u64 {
 /// [`RunnerStorage`](super::RunnerStorage)).
 #[derive(Debug)]
 pub struct SyncTicket {
-    file: Arc<File>,
+    file: Arc<FsFile>,
     path: PathBuf,
 }
 
@@ -69,7 +54,7 @@ impl FileStorage {
         self.flush_segment(id)?;
         let seg = self.segment(id, FileOp::Append)?;
         let at = seg.len;
-        match write_all_at(&seg.file, at, data) {
+        match seg.file.write_all_at(at, data) {
             Ok(()) => {
                 seg.len += data.len() as u64;
                 Ok(())
@@ -122,14 +107,11 @@ impl Storage for FileStorage {
             self.unmap(mapped, true)?;
         }
         self.segments.remove(&id);
-        let file = private_options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
+        let file = self
+            .fs
+            .create(&path, true)
             .map_err(|e| FileError::io(FileOp::Create, path.clone(), e))?;
-        let reserved = reserve(&file, self.prealloc);
+        let reserved = file.reserve(self.prealloc);
         let file = Arc::new(file);
         // Where it cannot be mapped, appends are buffered and `pwrite`n.
         let map = self
@@ -164,13 +146,17 @@ impl Storage for FileStorage {
             self.flush()?;
         }
         let seg = self.segment(id, FileOp::Read)?;
-        if let Some(map) = &seg.map {
-            // Only what was appended: the file goes on with zeros.
-            let n = usize::try_from(seg.len.saturating_sub(offset)).map_or(buf.len(), |n| n.min(buf.len()));
-            return Ok(map.read_at(offset, &mut buf[..n]));
-        }
+        // Always `pread`, never a copy out of the mapping: a page of a
+        // mapped segment that was written back and evicted is read from the
+        // disk again, and a disk that fails that read must give an error
+        // (`EIO`), not a SIGBUS that kills the process. Stores into the
+        // mapping and `pread` share the page cache, so the bytes are the
+        // same. Only what was appended is read: a mapped segment's file goes
+        // on with zeros.
+        let n = usize::try_from(seg.len.saturating_sub(offset)).map_or(buf.len(), |n| n.min(buf.len()));
         let file = Arc::clone(&seg.file);
-        read_at(&file, offset, buf).map_err(|e| FileError::io(FileOp::Read, self.path_of(id), e))
+        file.read_at(offset, &mut buf[..n])
+            .map_err(|e| FileError::io(FileOp::Read, self.path_of(id), e))
     }
 
     fn append(&mut self, id: SegmentId, data: &[u8]) -> Result<(), FileError> {
@@ -235,7 +221,9 @@ impl Storage for FileStorage {
         self.check(FileOp::Remove, || path.clone())?;
         self.flush_segment(id)?;
         let segment = self.segments.remove(&id);
-        std::fs::remove_file(&path).map_err(|e| FileError::io(FileOp::Remove, path, e))?;
+        self.fs
+            .remove_file(&path)
+            .map_err(|e| FileError::io(FileOp::Remove, path, e))?;
         // Closing the file (and dropping its mapping) frees its pages: slow
         // for a full segment, so it happens on the reaper thread.
         super::reaper::release(segment);
@@ -254,7 +242,7 @@ impl Storage for FileStorage {
         let qdir = self.dir.join(QUARANTINE_DIR);
         let io = |e| FileError::io(FileOp::Quarantine, qdir.clone(), e);
         if !qdir.is_dir() {
-            create_private_dir(&qdir).map_err(io)?;
+            self.fs.create_dir(&qdir).map_err(io)?;
             let dir = self.dir.clone();
             self.sync_dir_at(&dir)?;
         }
@@ -266,7 +254,9 @@ impl Storage for FileStorage {
             target = qdir.join(format!("{name}.{n}"));
             n += 1;
         }
-        std::fs::rename(&path, &target).map_err(|e| FileError::io(FileOp::Quarantine, path, e))?;
+        self.fs
+            .rename(&path, &target)
+            .map_err(|e| FileError::io(FileOp::Quarantine, path, e))?;
         self.sync_dir_at(&qdir)?;
         let dir = self.dir.clone();
         self.sync_dir_at(&dir)
@@ -290,14 +280,15 @@ impl Storage for FileStorage {
         let path = self.dir.join(META_FILES.get(slot).copied().unwrap_or("meta-?"));
         self.check(FileOp::WriteMeta, || path.clone())?;
         let file = self.meta_file(slot)?;
-        let result = write_all_at(file, 0, data)
+        let result = file
+            .write_all_at(0, data)
             .map_err(|e| FileError::io(FileOp::WriteMeta, path.clone(), e))
             .and_then(|()| {
                 file.sync_data().map_err(|e| {
                     FileError::io(FileOp::WriteMeta, path.clone(), e).with_kind(StorageErrorKind::Io)
                 })
             });
-        let short = result.is_err() && file.metadata().is_ok_and(|m| m.len() < META_SLOT_LEN as u64);
+        let short = result.is_err() && file.file().metadata().is_ok_and(|m| m.len() < META_SLOT_LEN as u64);
         if let Err(e) = &result
             && steadfast_core::StorageError::kind(e) == StorageErrorKind::Io
         {
@@ -309,7 +300,7 @@ impl Storage for FileStorage {
         // needs no new blocks.
         if short {
             self.meta[slot] = None;
-            let _ = std::fs::remove_file(&path);
+            let _ = self.fs.remove_file(&path);
         }
         result
     }

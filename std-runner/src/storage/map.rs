@@ -1,5 +1,8 @@
 //! [`SegmentMap`]: a segment file mapped shared and writable (Linux), the
-//! only `unsafe` of the file storage.
+//! only `unsafe` of the file storage. The mapping is written, never read:
+//! the storage reads segments with `pread` (see `Storage::read` in
+//! `storage/imp.rs`), so a disk that fails to read a page back is an I/O
+//! error, not a SIGBUS.
 //!
 //! Bytes copied into a `MAP_SHARED` file mapping are in the page cache
 //! as soon as the copy ends: they survive the process being killed without
@@ -10,7 +13,7 @@
 //!
 //! Touching a mapped page that lies wholly past the file's end raises
 //! SIGBUS, so a `SegmentMap` keeps the file's length ahead of every byte it
-//! writes or reads: it grows the file with `set_len` in steps of
+//! writes: it grows the file with `set_len` in steps of
 //! [`GROW_STEP`], never past the mapping (the segment's reservation). A
 //! write that crosses the file's end is made with `pwrite` before the file
 //! is grown, so the zeros the file may end with always follow what was
@@ -18,7 +21,6 @@
 //! segment that is all zeros. Large writes use `pwrite` too (see
 //! `MAP_COPY_MAX` in `storage/mod.rs`).
 
-use std::fs::File;
 use std::io;
 
 /// Bytes the file is grown by when an append would cross its end.
@@ -41,6 +43,7 @@ mod linux {
     use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 
     use super::GROW_STEP;
+    use crate::storage::fs::FsFile;
 
     /// `f_type` of the file systems on which a store into a mapped,
     /// preallocated page cannot fail for lack of space (which would be a
@@ -59,14 +62,15 @@ mod linux {
         })
     }
 
-    /// The first `len` bytes of a segment file, mapped shared, readable and
-    /// writable. Unmapped when dropped.
+    /// The first `len` bytes of a segment file, mapped shared and writable
+    /// (and readable, which writable implies on most CPUs; nothing reads
+    /// it). Unmapped when dropped.
     #[derive(Debug)]
     pub(in crate::storage) struct SegmentMap {
         ptr: NonNull<u8>,
         /// Bytes mapped: the segment's reservation.
         len: usize,
-        file: Arc<File>,
+        file: Arc<FsFile>,
         /// The file's length as this map last set or found it. Nothing at
         /// or past it is touched (SIGBUS); only this process changes it
         /// while the map exists (the journal directory's lock).
@@ -77,34 +81,36 @@ mod linux {
     }
 
     // SAFETY: a `SegmentMap` owns its mapping the way a `Vec` owns its
-    // buffer: the pointer is never shared, writes need `&mut self` and
-    // reads `&self`, so moving it to another thread or reading it from
-    // several is as sound as for a `Vec<u8>`.
+    // buffer: the pointer is never shared or handed out, and every store
+    // through it needs `&mut self`, so moving it to another thread is as
+    // sound as moving a `Vec<u8>`.
     unsafe impl Send for SegmentMap {}
-    // SAFETY: see `Send`: `&self` methods only read.
+    // SAFETY: no `&self` method touches the mapping (they read the plain
+    // fields `len` and `file_len`), so sharing `&SegmentMap` between
+    // threads cannot race with a store.
     unsafe impl Sync for SegmentMap {}
 
     impl SegmentMap {
         /// Maps the first `len` bytes of `file`, whose length is now
         /// `file_len`.
-        pub(in crate::storage) fn new(file: &Arc<File>, len: u64, file_len: u64) -> io::Result<SegmentMap> {
+        pub(in crate::storage) fn new(file: &Arc<FsFile>, len: u64, file_len: u64) -> io::Result<SegmentMap> {
             let len = usize::try_from(len)
                 .ok()
                 .filter(|l| *l > 0)
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "mapping length out of range"))?;
             // SAFETY: a null hint lets the kernel choose where the mapping
-            // goes, so it cannot overlap memory anything else uses. Nothing
-            // refers to the new region until this `SegmentMap` hands out
-            // copies of it (never references), and only this process writes
-            // the file (the journal directory's lock), so the bytes are not
-            // changed behind a copy.
+            // goes, so it cannot overlap memory anything else uses. No Rust
+            // reference into the new region is ever made: it is only the
+            // target of `copy_nonoverlapping` through the raw pointer, and
+            // only this process writes the file (the journal directory's
+            // lock).
             let ptr = unsafe {
                 mmap(
                     std::ptr::null_mut(),
                     len,
                     ProtFlags::READ | ProtFlags::WRITE,
                     MapFlags::SHARED,
-                    &**file,
+                    file.file(),
                     0,
                 )?
             };
@@ -145,6 +151,7 @@ mod linux {
                     data.len(),
                 );
             }
+            self.file.stored(offset, data);
             Ok(())
         }
 
@@ -155,7 +162,7 @@ mod linux {
         /// with always follow written bytes.
         pub(in crate::storage) fn pwrite_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
             let end = self.check(offset, data)?;
-            std::os::unix::fs::FileExt::write_all_at(&*self.file, data, offset)?;
+            self.file.write_all_at(offset, data)?;
             if end > self.file_len {
                 self.file_len = end;
                 let grown = end
@@ -190,7 +197,7 @@ mod linux {
             // only means the pages are written at the next fsync, as before.
             let _ = unsafe {
                 libc::sync_file_range(
-                    self.file.as_raw_fd(),
+                    self.file.file().as_raw_fd(),
                     from as libc::off64_t,
                     len as libc::off64_t,
                     libc::SYNC_FILE_RANGE_WRITE,
@@ -205,25 +212,6 @@ mod linux {
                 .checked_add(data.len() as u64)
                 .filter(|end| *end <= self.len as u64)
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "write past the mapping"))
-        }
-
-        /// Copies bytes from `offset` into `buf`, stopping at the file's end;
-        /// returns how many.
-        pub(in crate::storage) fn read_at(&self, offset: u64, buf: &mut [u8]) -> usize {
-            let available = self.file_len.min(self.len as u64).saturating_sub(offset);
-            let n = buf.len().min(usize::try_from(available).unwrap_or(usize::MAX));
-            if n == 0 {
-                return 0;
-            }
-            // SAFETY: `offset + n <= min(file_len, len)`, so the range is
-            // inside the mapping and the file (no SIGBUS); with `n > 0`,
-            // `offset < len` fits in usize. Writes need `&mut self`, so none
-            // runs meanwhile; `buf` is a Rust slice and cannot overlap the
-            // mapping.
-            unsafe {
-                std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(offset as usize), buf.as_mut_ptr(), n);
-            }
-            n
         }
     }
 
@@ -244,6 +232,8 @@ mod other {
     use std::io;
     use std::sync::Arc;
 
+    use crate::storage::fs::FsFile;
+
     /// Never constructed off Linux.
     #[derive(Debug)]
     pub(in crate::storage) enum SegmentMap {}
@@ -255,7 +245,7 @@ mod other {
 
     impl SegmentMap {
         pub(in crate::storage) fn new(
-            _file: &Arc<File>,
+            _file: &Arc<FsFile>,
             _len: u64,
             _file_len: u64,
         ) -> io::Result<SegmentMap> {
@@ -270,16 +260,16 @@ mod other {
         pub(in crate::storage) fn pwrite_at(&mut self, _offset: u64, _data: &[u8]) -> io::Result<()> {
             match *self {}
         }
-        pub(in crate::storage) fn read_at(&self, _offset: u64, _buf: &mut [u8]) -> usize {
-            match *self {}
-        }
     }
 }
 
 /// Maps the `reserved` bytes preallocated for a newly created (empty)
 /// segment file, if this platform and file system allow it.
-pub(super) fn map_new_segment(file: &std::sync::Arc<File>, reserved: u64) -> io::Result<SegmentMap> {
-    if reserved == 0 || !can_map(file) {
+pub(super) fn map_new_segment(
+    file: &std::sync::Arc<super::fs::FsFile>,
+    reserved: u64,
+) -> io::Result<SegmentMap> {
+    if reserved == 0 || !can_map(file.file()) {
         return Err(io::ErrorKind::Unsupported.into());
     }
     SegmentMap::new(file, reserved, 0)

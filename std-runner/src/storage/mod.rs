@@ -30,8 +30,7 @@
 //!   writable (`storage/map.rs`). A flush of up to 4 KiB (a single `send`)
 //!   is a `memcpy` into the mapping: no system call. A larger one (a batch)
 //!   is one `pwrite`, which fills many pages for less than a page fault on
-//!   each would cost. Both land in the same page cache. Reads of the
-//!   segment copy from the mapping.
+//!   each would cost. Both land in the same page cache.
 //! - Everywhere else, one `pwrite` (or one per append without a
 //!   reservation): off Linux, under WASI, on file systems where a store into
 //!   a preallocated page could still need space (copy-on-write: btrfs, ZFS)
@@ -64,14 +63,25 @@
 //!   storage (drop) cuts it too, so a closed journal has exact files.
 //!   `truncate`, `remove` and `quarantine` drop the mapping first.
 //!
+//! # Reads: always `pread`
+//!
+//! Every read of a segment, mapped or not, is a `pread` of the file, never a
+//! copy out of the mapping. The bytes are the same (stores into a
+//! `MAP_SHARED` mapping and `pread` of the same file share the page cache,
+//! so a read sees every append flushed before it), but a page of a mapped
+//! segment that was written back and evicted is read from the disk again,
+//! and a disk failing that read is then an `EIO` the storage reports, not a
+//! SIGBUS that kills the process.
+//!
 //! Why the mapping is safe: only this process writes the journal's files
-//! (the `LOCK`), every access to the mapping goes through the
+//! (the `LOCK`), every store into the mapping goes through the
 //! `FileStorage`, which the producer only uses under its lock, and an fsync
 //! running outside that lock (a group-commit [`SyncTicket`]) touches the file,
 //! never the mapping. What would still raise SIGBUS and kill the process:
-//! another process truncating a mapped segment (ignoring the lock), or the
-//! disk failing to read back a page of it that was written back and evicted
-//! (where `pwrite` would return `EIO`). Recovery then handles the journal
+//! another process truncating a mapped segment (ignoring the lock), or a
+//! store into a page the kernel must first read back from a failing disk
+//! (only a partly written page at the end of the appended bytes, which is
+//! normally still in the page cache). Recovery then handles the journal
 //! like after any crash.
 //!
 //! After a failed fsync the storage *fails closed*: Linux may already have
@@ -80,6 +90,17 @@
 //! reopening the journal recovers from what is really on disk.
 //!
 //! Files are created 0600 and the directory 0700 (on unix).
+//!
+//! # Where the file system is called
+//!
+//! Every file-system call that changes something on disk is made in
+//! `storage/fs.rs` (`FsFile` for an open file, `Fs` for names in the
+//! directory; stores into the mapping are reported through `FsFile` by
+//! `storage/map.rs`), so that a storage opened with
+//! [`FileStorage::open_observed`] can report every change it makes to a
+//! [`trace::FileObserver`]: the seam the crash-state explorer
+//! (`std-runner/tests/crash_states`, docs/crash-states.md) records real
+//! workloads through.
 
 mod error;
 mod fs;
@@ -88,6 +109,7 @@ mod lock;
 mod map;
 mod reaper;
 mod runner;
+pub mod trace;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -103,8 +125,9 @@ pub use runner::{RunnerStorage, SyncJob};
 use steadfast_core::{SegmentId, StorageErrorKind};
 
 pub(crate) use fs::private_options as private_file_options;
-use fs::{create_private_dir, private_options, sync_dir, write_all_at};
+use fs::{Fs, FsFile, Trace, create_private_dir};
 use map::SegmentMap;
+use trace::FileObserver;
 
 /// Name of the subdirectory damaged segments are moved to.
 pub const QUARANTINE_DIR: &str = "quarantine";
@@ -173,7 +196,7 @@ impl std::fmt::Display for DurabilityNote {
 /// One open segment file.
 #[derive(Debug)]
 struct Segment {
-    file: Arc<File>,
+    file: Arc<FsFile>,
     /// Bytes appended: the segment's length. Unmapped, the file's length
     /// once the write buffer is flushed (this process is its only writer);
     /// mapped, the file may be longer, by zeros. (What is durable is the
@@ -241,7 +264,9 @@ pub struct FileStorage {
     dir: PathBuf,
     _lock: lock::DirLock,
     segments: BTreeMap<SegmentId, Segment>,
-    meta: [Option<File>; 2],
+    meta: [Option<FsFile>; 2],
+    /// Every call on a name in the directory goes through here.
+    fs: Fs,
     /// Why the storage failed closed, if it did.
     failed: Option<String>,
     notes: Vec<DurabilityNote>,
@@ -258,7 +283,22 @@ impl FileStorage {
     /// exclusive lock. Fails with [`OpenStorageError::Locked`] if another
     /// process — or another `FileStorage` in this one — has it.
     pub fn open(dir: impl AsRef<Path>) -> Result<FileStorage, OpenStorageError> {
-        let dir = dir.as_ref().to_path_buf();
+        Self::open_traced(dir.as_ref(), Trace::default())
+    }
+
+    /// [`open`](Self::open), with `observer` told of every change the
+    /// storage makes to the journal's files from here on (see
+    /// [`trace`]): for crash-consistency tests and debugging. The storage
+    /// behaves exactly as without it.
+    pub fn open_observed(
+        dir: impl AsRef<Path>,
+        observer: Arc<dyn FileObserver>,
+    ) -> Result<FileStorage, OpenStorageError> {
+        Self::open_traced(dir.as_ref(), Trace::new(Some(observer)))
+    }
+
+    fn open_traced(dir: &Path, trace: Trace) -> Result<FileStorage, OpenStorageError> {
+        let dir = dir.to_path_buf();
         match std::fs::metadata(&dir) {
             Ok(m) if !m.is_dir() => return Err(OpenStorageError::NotADirectory { path: dir }),
             Ok(_) => {}
@@ -293,6 +333,7 @@ impl FileStorage {
             _lock: lock,
             segments: BTreeMap::new(),
             meta: [None, None],
+            fs: Fs::new(trace),
             failed: None,
             notes,
             prealloc: 0,
@@ -332,19 +373,14 @@ impl FileStorage {
     }
 
     fn write_ballast(&mut self, path: &Path) -> bool {
-        let created = private_options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .and_then(|file| {
-                // Written, not just sized: a sparse file reserves nothing.
-                let zeros = vec![0u8; BALLAST_LEN as usize];
-                write_all_at(&file, 0, &zeros)?;
-                file.sync_all()
-            });
+        let created = self.fs.create(path, true).and_then(|file| {
+            // Written, not just sized: a sparse file reserves nothing.
+            let zeros = vec![0u8; BALLAST_LEN as usize];
+            file.write_all_at(0, &zeros)?;
+            file.sync_all()
+        });
         if created.is_err() {
-            let _ = std::fs::remove_file(path);
+            let _ = self.fs.remove_file(path);
             return false;
         }
         let dir = self.dir.clone();
@@ -355,7 +391,7 @@ impl FileStorage {
     /// whether there was one. Used when the disk is full.
     pub fn release_ballast(&mut self) -> bool {
         let path = self.dir.join(BALLAST_FILE);
-        if std::fs::remove_file(&path).is_err() {
+        if self.fs.remove_file(&path).is_err() {
             return false;
         }
         let dir = self.dir.clone();
@@ -387,7 +423,7 @@ impl FileStorage {
             // A batch: one `pwrite` fills many pages at less cost than a
             // page fault on each.
             Some(map) => map.pwrite_at(offset, bytes),
-            None => write_all_at(&seg.file, offset, bytes),
+            None => seg.file.write_all_at(offset, bytes),
         };
         self.pending.bytes.clear();
         result.map_err(|e| {
@@ -478,12 +514,12 @@ impl FileStorage {
     fn segment(&mut self, id: SegmentId, op: FileOp) -> Result<&mut Segment, FileError> {
         if !self.segments.contains_key(&id) {
             let path = self.path_of(id);
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
+            let file = self
+                .fs
                 .open(&path)
                 .map_err(|e| FileError::io(op, path.clone(), e))?;
             let len = file
+                .file()
                 .metadata()
                 .map_err(|e| FileError::io(op, path.clone(), e))?
                 .len();
@@ -546,7 +582,7 @@ impl FileStorage {
 
     /// Syncs the directory; an unsupported directory sync becomes a note.
     fn sync_dir_at(&mut self, dir: &Path) -> Result<(), FileError> {
-        match sync_dir(dir) {
+        match self.fs.sync_dir(dir) {
             Ok(()) => Ok(()),
             Err(e) if is_unsupported(&e) => {
                 if !self
@@ -564,7 +600,7 @@ impl FileStorage {
     }
 
     /// Runs `fdatasync` on `file`; on failure the storage fails closed.
-    fn sync_file(&mut self, file: &File, op: FileOp, path: PathBuf) -> Result<(), FileError> {
+    fn sync_file(&mut self, file: &FsFile, op: FileOp, path: PathBuf) -> Result<(), FileError> {
         file.sync_data().map_err(|e| {
             // A failed fsync may have dropped dirty pages: fail closed.
             let err = FileError::io(op, path, e).with_kind(StorageErrorKind::Io);
@@ -573,19 +609,16 @@ impl FileStorage {
         })
     }
 
-    fn meta_file(&mut self, slot: usize) -> Result<&File, FileError> {
+    fn meta_file(&mut self, slot: usize) -> Result<&FsFile, FileError> {
         let name = META_FILES
             .get(slot)
             .ok_or_else(|| FileError::new(StorageErrorKind::NotFound, FileOp::WriteMeta, self.dir.clone()))?;
         let path = self.dir.join(name);
         if self.meta[slot].is_none() {
             let existed = path.exists();
-            let file = private_options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
+            let file = self
+                .fs
+                .create(&path, false)
                 .map_err(|e| FileError::io(FileOp::WriteMeta, path.clone(), e))?;
             if !existed {
                 let dir = self.dir.clone();
