@@ -543,7 +543,11 @@ fn apply_entry<const LANES: usize, const SEGS: usize>(
             }
         }
         Some(EntryKind::SegmentRemoved) => {
-            if let Ok(id) = decode_segment_removed(payload) {
+            // A deletion whose unlink failed is journaled again by the next
+            // collection: one removal per segment.
+            if let Ok(id) = decode_segment_removed(payload)
+                && !s.removed.contains(&id)
+            {
                 let _ = s.removed.push(id);
             }
         }

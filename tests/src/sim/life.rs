@@ -157,6 +157,10 @@ impl World {
                     *floor = (*floor).min(f.synced);
                 }
                 let torn = d.power_loss(&mut self.rng_crash);
+                // A file whose directory entry was never synced is gone, and
+                // the injuries planted in it with it: what it held is the
+                // power loss's doing, judged as unsynced data.
+                self.injected.retain(|e| d.files.contains_key(&e.segment));
                 drop(d);
                 self.counts.add("segments torn by power loss", torn.len() as u64);
             }

@@ -136,6 +136,11 @@ pub struct World {
     pub(super) writes_seen: usize,
     pub(super) writes: Vec<u32>,
     pub(super) attempts: Vec<u32>,
+    /// Messages confirmed or dead-lettered so far: a round that moves it
+    /// is work, not a spin.
+    pub(super) progress: u64,
+    /// `progress` when the clock last moved or a round made progress.
+    pub(super) progress_seen: u64,
 }
 
 impl World {
@@ -196,6 +201,8 @@ impl World {
             writes_seen: 0,
             writes: Vec::new(),
             attempts: Vec::new(),
+            progress: 0,
+            progress_seen: 0,
         };
         w.trace
             .ev(0, "start", &[seed, w.config.segment_size, w.config.budget]);
@@ -233,6 +240,13 @@ impl World {
     /// its battery), and the clock is pushed on by up to `jump` ms, never
     /// past anyone else's next event, so the run can finish its report.
     pub(super) fn advance_clock(&mut self, next: Millis, spins: &mut u32, jump: Millis) {
+        // A round that delivered something is a burst of work (a lane
+        // draining one small batch per round over a zero-latency network),
+        // not a spin.
+        if self.progress != self.progress_seen {
+            self.progress_seen = self.progress;
+            *spins = 0;
+        }
         if next > self.now {
             *spins = 0;
             self.now = next;
@@ -552,6 +566,7 @@ impl World {
             let Some(delivery) = p.poll_delivery(now) else {
                 break;
             };
+            self.progress += 1;
             self.on_delivery(delivery);
             if !self.after_call() || self.failed() {
                 return;
