@@ -140,7 +140,7 @@ pub use delivery::{
     Config, Delivery, EntryView, JournalError, MAX_BATCH, OpenError, OpenFailed, Producer, SendError,
     SendErrorKind, Stats, SyncPolicy, Transmit,
 };
-pub use journal::recovery::RecoverError;
+pub use journal::recovery::{RecoverError, RecoveryMode};
 pub use journal::report::{Damage, RecoveryReport, SeqRange, TornTail};
 pub use message::{
     CodecError, Header, MAX_HEADERS, MESSAGE_ID_HEADER, MESSAGE_ID_LEN, Message, MessageId, Record, Seq,

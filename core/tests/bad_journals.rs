@@ -64,7 +64,7 @@ fn an_all_zero_last_segment_is_removed_but_zeros_before_data_are_damage() {
     let last = *s.segment_ids().last().unwrap();
     s.put_segment(last + 1, vec![0u8; 100_000]);
     let strict = Config {
-        strict: true,
+        recovery: steadfast_core::RecoveryMode::Strict,
         ..config()
     };
     let (_, report) = open_mem(s.clone(), strict, 0);
@@ -194,7 +194,7 @@ fn strict_mode_refuses_a_damaged_journal_and_changes_nothing() {
     let err = open_err(
         s,
         Config {
-            strict: true,
+            recovery: steadfast_core::RecoveryMode::Strict,
             ..config()
         },
     );

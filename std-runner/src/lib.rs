@@ -115,7 +115,7 @@ pub use producer::{
     OwnedMessage, PollStatus, Producer, Refusal, SendError, SendTimeoutError, Stats, TrySendError,
 };
 pub use steadfast_core::{
-    self as core, Config, Delivery, Failure, FailureClass, MessageId, RecoveryReport, RetryPolicy, SyncPolicy,
+    self as core, Config, Delivery, Failure, FailureClass, MessageId, RecoveryMode, RecoveryReport, RetryPolicy, SyncPolicy,
 };
 pub use storage::{DurabilityNote, FileError, FileStorage, OpenStorageError};
 pub use transport::FileTransport;

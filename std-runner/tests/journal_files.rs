@@ -212,7 +212,7 @@ fn stray_files_are_ignored_and_a_bogus_segment_is_quarantined() {
         report
             .damage
             .iter()
-            .any(|d| matches!(d, Damage::BadSegmentHeader { segment: 99 })),
+            .any(|d| matches!(d, Damage::BadSegmentHeader { segment: 99, lost: None })),
         "{report}"
     );
     let names: Vec<_> = strays
@@ -259,7 +259,7 @@ fn strict_mode_refuses_a_damaged_journal_and_changes_nothing() {
     let before = common::segments(&journal);
     let failed = Producer::builder(&journal)
         .config(config())
-        .strict(true)
+        .recovery(steadfast::RecoveryMode::Strict)
         .spawn(HoldTransport::default())
         .unwrap_err();
     let report = failed.error.damage_report().unwrap();

@@ -1,23 +1,36 @@
 //! Recovery: rebuild the journal's index from what storage returns.
 //!
-//! A named mode (after fjall's journal recovery), and a pure function of the
-//! bytes storage returns plus the options; the only writes it makes are the
-//! repairs it reports (cutting a torn tail, quarantining a segment, finishing
-//! a deletion a crash interrupted). In strict mode it makes none and refuses.
+//! A named mode ([`RecoveryMode`], after fjall's journal recovery), and a
+//! pure function of the bytes storage returns plus the options; the only
+//! writes it makes are the repairs it reports (cutting a torn tail,
+//! quarantining a segment, finishing a deletion a crash interrupted). In
+//! strict mode it makes none and refuses.
 //!
 //! What it checks, in order:
 //! 1. The meta slots: the valid one with the higher generation gives the
-//!    high-water mark and the seq reservation.
-//! 2. Each segment's header: magic, checksum, version, journal id, own id,
+//!    high-water mark and the seq reservation. A damaged slot is reported,
+//!    even when the other one is good.
+//! 2. The journal id, by the segments' headers (the id most intact headers
+//!    carry); 64 bytes of meta never outvote them. Meta slots that name
+//!    another journal are reported and their high-water mark ignored.
+//! 3. Each segment's header: magic, checksum, version, journal id, own id,
 //!    and that it chains to the end of the segment before it. A last
-//!    segment that is empty or all zeros holds nothing and is removed.
-//! 3. Each entry: framing and CRC-32C, then that its seq and chain follow its
+//!    segment that is empty or all zeros holds nothing and is removed. A
+//!    damaged header does not condemn the frames behind it: when the first
+//!    frame is intact and chains to the segment before (each frame carries
+//!    its seq and its predecessor's checksum), the header is rebuilt from
+//!    it in memory and the segment is read as usual (reported, kept).
+//! 4. Each entry: framing and CRC-32C, then that its seq and chain follow its
 //!    predecessor. A bad frame with nothing valid after it in the last
 //!    segment is a torn tail (cut); anything else is damage: the scan resyncs
 //!    on the next valid frame and reports what the skipped bytes held.
-//! 4. The newest manifest: every segment it lists must be present unless a
+//! 5. The newest manifest: every segment it lists must be present unless a
 //!    later entry says it was removed on purpose.
-//! 5. The high-water mark: a log that ends before it was truncated.
+//! 6. The high-water mark, whatever is left on disk: a log that ends before
+//!    it was truncated; a quarantined segment lost what lies between its
+//!    neighbours; and with no segment left at all, everything up to it is
+//!    lost (the journal never deletes its newest segment, so no segments
+//!    with a nonzero high-water mark is never the result of deletion).
 
 use core::fmt;
 
@@ -31,14 +44,30 @@ use super::{Journal, JournalLimits, SegmentInfo};
 use crate::message::Seq;
 use crate::storage::{META_SLOT_LEN, SegmentId, Storage, StorageError};
 
+/// How recovery treats damage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecoveryMode {
+    /// Keep every intact entry, set damage aside (cut a torn tail, skip
+    /// corrupt bytes, quarantine what cannot be read) and report exactly
+    /// which sequence numbers were lost. A producer keeps running on what
+    /// survived; the report (and the tool's exit code) says what did not.
+    #[default]
+    Salvage,
+    /// Refuse to start if anything is damaged, changing nothing:
+    /// [`RecoverError::Damaged`] carries the report. A torn tail is not
+    /// damage (it is the normal trace of a crash) and is cut in both modes.
+    Strict,
+}
+
 /// How to recover.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecoverOptions {
     /// Id for a new journal, if there is none yet (from the caller's random
     /// source: the core has none).
     pub new_journal_id: u64,
-    /// Refuse to start, changing nothing, if any damage is found.
-    pub strict: bool,
+    /// What to do about damage.
+    pub mode: RecoveryMode,
 }
 
 /// Why recovery could not produce a journal.
@@ -133,6 +162,8 @@ struct Scan<const LANES: usize, const SEGS: usize> {
     manifest: heapless::Vec<SegmentId, SEGS>,
     manifest_segment: Option<SegmentId>,
     removed: heapless::Vec<SegmentId, SEGS>,
+    /// Segments quarantined for their header.
+    set_aside: heapless::Vec<SetAside, SEGS>,
     /// Damage running off the end of a segment, closed by the next header.
     open_loss: Option<OpenLoss>,
     last_seq: Seq,
@@ -154,30 +185,75 @@ fn version_error<E>(e: HeaderError) -> Option<RecoverError<E>> {
     }
 }
 
-/// Reads the meta slots: the valid slot with the highest generation, and
-/// whether any slot was written but invalid.
-fn read_meta<S: Storage>(storage: &mut S) -> Result<(Option<MetaSlot>, bool), RecoverError<S::Error>> {
-    let mut best: Option<MetaSlot> = None;
-    let mut damaged = 0;
-    let mut written = 0;
+/// What the meta slots hold.
+struct MetaRead {
+    /// The valid slot with the highest generation.
+    best: Option<MetaSlot>,
+    /// Slots that were written but do not decode.
+    damaged: [bool; 2],
+}
+
+/// Reads the meta slots.
+fn read_meta<S: Storage>(storage: &mut S) -> Result<MetaRead, RecoverError<S::Error>> {
+    let mut read = MetaRead {
+        best: None,
+        damaged: [false; 2],
+    };
     for slot in 0..2 {
         let mut buf = [0u8; META_SLOT_LEN];
         if !storage.read_meta(slot, &mut buf).map_err(storage_err::<S>)? {
             continue;
         }
-        written += 1;
         match MetaSlot::decode(&buf) {
-            Ok(m) if best.is_none_or(|b| m.generation > b.generation) => best = Some(m),
+            Ok(m) if read.best.is_none_or(|b| m.generation > b.generation) => read.best = Some(m),
             Ok(_) => {}
             Err(e) => {
                 if let Some(err) = version_error(e) {
                     return Err(err);
                 }
-                damaged += 1;
+                read.damaged[slot] = true;
             }
         }
     }
-    Ok((best, written > 0 && damaged == written))
+    Ok(read)
+}
+
+/// The journal the segments belong to: the id most intact headers carry
+/// (each in a file of its own id); on a tie the meta's, else the newest
+/// segment's. `None` if no header is intact.
+fn vote_journal<S: Storage, const SEGS: usize>(
+    storage: &mut S,
+    ids: &[SegmentId],
+    meta: Option<u64>,
+) -> Result<Option<u64>, RecoverError<S::Error>> {
+    let mut votes: heapless::Vec<(u64, u32, SegmentId), SEGS> = heapless::Vec::new();
+    for &id in ids {
+        let mut head = [0u8; SEGMENT_HEADER_LEN];
+        let n = storage.read(id, 0, &mut head).map_err(storage_err::<S>)?;
+        let Ok(h) = SegmentHeader::decode(&head[..n]) else {
+            continue;
+        };
+        if h.segment != id {
+            continue;
+        }
+        match votes.iter_mut().find(|v| v.0 == h.journal) {
+            Some(v) => {
+                v.1 += 1;
+                v.2 = id;
+            }
+            None => {
+                let _ = votes.push((h.journal, 1, id));
+            }
+        }
+    }
+    let most = votes.iter().map(|v| v.1).max();
+    let Some(most) = most else { return Ok(None) };
+    if let Some(m) = meta
+        && votes.iter().any(|v| v.1 == most && v.0 == m)
+    {
+        return Ok(Some(m));
+    }
+    Ok(votes.iter().filter(|v| v.1 == most).max_by_key(|v| v.2).map(|v| v.0))
 }
 
 fn storage_err<S: Storage>(e: S::Error) -> RecoverError<S::Error> {
@@ -206,12 +282,28 @@ pub(crate) fn recover<S: Storage, const LANES: usize, const SEGS: usize>(
     }
 }
 
+/// A segment recovery set aside, for the loss it leaves.
+#[derive(Clone, Copy)]
+struct SetAside {
+    segment: SegmentId,
+    /// The journal its header names, when it is intact but foreign.
+    foreign: Option<u64>,
+}
+
+/// The meta slot recovery trusts, and the newest one it read (whose
+/// generation the next write must exceed, whichever journal it names).
+#[derive(Clone, Copy)]
+struct MetaFound {
+    trusted: Option<MetaSlot>,
+    newest: Option<MetaSlot>,
+}
+
 fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
     storage: &mut S,
     cache: &mut [u8],
     options: RecoverOptions,
-) -> Result<(Scan<LANES, SEGS>, Option<MetaSlot>), RecoverError<S::Error>> {
-    let (meta, meta_damaged) = read_meta(storage)?;
+) -> Result<(Scan<LANES, SEGS>, MetaFound), RecoverError<S::Error>> {
+    let read = read_meta(storage)?;
     let mut ids: heapless::Vec<SegmentId, SEGS> = heapless::Vec::new();
     let mut overflow = false;
     storage
@@ -226,24 +318,41 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
     }
     ids.sort_unstable();
 
+    let mut report = RecoveryReport::default();
+    match read.damaged {
+        [true, true] => report.push(Damage::MetaDamaged),
+        [true, false] | [false, true] if read.best.is_none() => report.push(Damage::MetaDamaged),
+        [true, false] => report.push(Damage::MetaSlotDamaged { slot: 0 }),
+        [false, true] => report.push(Damage::MetaSlotDamaged { slot: 1 }),
+        [false, false] => {}
+    }
+    // The journal id: the segments' headers outvote the meta.
+    let voted = vote_journal::<S, SEGS>(storage, &ids, read.best.map(|m| m.journal))?;
+    let mut meta = read.best;
+    if let (Some(m), Some(j)) = (meta, voted)
+        && m.journal != j
+    {
+        report.push(Damage::MetaMismatch {
+            meta: m.journal,
+            journal: j,
+        });
+        meta = None;
+    }
     let mut s = Scan::<LANES, SEGS> {
-        report: RecoveryReport::default(),
+        report,
         segments: heapless::Vec::new(),
         repairs: heapless::Vec::new(),
         marks: [0; LANES],
         manifest: heapless::Vec::new(),
         manifest_segment: None,
         removed: heapless::Vec::new(),
+        set_aside: heapless::Vec::new(),
         open_loss: None,
         last_seq: 0,
         last_crc: 0,
         lanes_on_disk: meta.map(|m| m.lanes),
     };
-    if meta_damaged {
-        s.report.push(Damage::MetaDamaged);
-    }
-    // The journal id: the meta's, else the first readable header's, else new.
-    let mut journal = meta.map(|m| m.journal);
+    let mut journal = voted.or(meta.map(|m| m.journal));
     let mut reader = ChunkReader::new();
     let last_index = ids.len().saturating_sub(1);
     for (index, &id) in ids.iter().enumerate() {
@@ -261,29 +370,36 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
                 continue;
             }
         }
-        let header = match SegmentHeader::decode(&head[..n]) {
+        let decoded = match SegmentHeader::decode(&head[..n]) {
+            Ok(h) if h.segment == id => Ok(h),
+            Ok(_) => Err(HeaderError::Checksum),
+            Err(e) => Err(e),
+        };
+        let header = match decoded {
             Ok(h) => h,
             Err(e) => {
                 if let Some(err) = version_error(e) {
                     return Err(err);
                 }
-                s.report.push(Damage::BadSegmentHeader { segment: id });
-                let _ = s.repairs.push(Repair::Quarantine(id));
-                continue;
+                if journal.is_none() {
+                    journal = SegmentHeader::journal_unchecked(&head[..n]);
+                }
+                let lanes = s.lanes_on_disk.unwrap_or(LANES as u16);
+                match salvage(storage, cache, &mut reader, &s, id, lanes, journal)? {
+                    Some(h) => {
+                        s.report.push(Damage::HeaderSalvaged { segment: id });
+                        h
+                    }
+                    None => {
+                        set_aside(&mut s, id, None);
+                        continue;
+                    }
+                }
             }
         };
-        if header.segment != id {
-            s.report.push(Damage::BadSegmentHeader { segment: id });
-            let _ = s.repairs.push(Repair::Quarantine(id));
-            continue;
-        }
         let journal_id = *journal.get_or_insert(header.journal);
         if header.journal != journal_id {
-            s.report.push(Damage::ForeignSegment {
-                segment: id,
-                journal: header.journal,
-            });
-            let _ = s.repairs.push(Repair::Quarantine(id));
+            set_aside(&mut s, id, Some(header.journal));
             continue;
         }
         let lanes = *s.lanes_on_disk.get_or_insert(header.lanes);
@@ -293,7 +409,12 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
                 configured: LANES,
             });
         }
+        let salvaged = matches!(s.report.damage.last(), Some(Damage::HeaderSalvaged { segment }) if *segment == id);
         scan_segment(storage, cache, &mut reader, &mut s, header, index == last_index)?;
+        if salvaged && let Some(info) = s.segments.last_mut() {
+            // Quarantined, not deleted, once done with: the evidence stays.
+            info.damaged = true;
+        }
         s.report.segments += 1;
     }
 
@@ -305,18 +426,113 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
         }
     };
     s.report.journal = journal_id;
+    let hwm = meta.map_or(0, |m| m.durable_seq);
     if let Some(open) = s.open_loss.take() {
-        let upto = meta.map_or(0, |m| m.durable_seq);
-        s.report.push(open.damage(upto.max(open.from)));
+        s.report.push(open.damage(hwm.max(open.from)));
     }
     check_manifest(&mut s);
-    if let Some(m) = meta
-        && !s.segments.is_empty()
-        && let Some(lost) = SeqRange::new(s.last_seq + 1, m.durable_seq)
+    check_high_water_mark(&mut s, meta);
+    Ok((
+        s,
+        MetaFound {
+            trusted: meta,
+            newest: read.best,
+        },
+    ))
+}
+
+fn set_aside<const LANES: usize, const SEGS: usize>(
+    s: &mut Scan<LANES, SEGS>,
+    segment: SegmentId,
+    foreign: Option<u64>,
+) {
+    let _ = s.repairs.push(Repair::Quarantine(segment));
+    let _ = s.set_aside.push(SetAside { segment, foreign });
+}
+
+/// A header for segment `id`, whose own header is damaged, rebuilt from
+/// its first frame: that frame must be intact and chain to the end of the
+/// segment right before (when that one was read). `None` if it cannot be.
+fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
+    storage: &mut S,
+    cache: &mut [u8],
+    reader: &mut ChunkReader,
+    s: &Scan<LANES, SEGS>,
+    id: SegmentId,
+    lanes: u16,
+    journal: Option<u64>,
+) -> Result<Option<SegmentHeader>, RecoverError<S::Error>> {
+    let Some(journal) = journal else { return Ok(None) };
+    let at = SEGMENT_HEADER_LEN as u64;
+    let first = match reader.frame(storage, cache, id, at).map_err(storage_err::<S>)? {
+        Read::Frame(f) => f.header,
+        Read::End | Read::Bad => return Ok(None),
+    };
+    if usize::from(first.lane) >= LANES || first.seq == 0 {
+        return Ok(None);
+    }
+    if let Some(prev) = s.segments.last()
+        && prev.id + 1 == id
+        && (first.chain != prev.last_crc || first.seq <= prev.last_seq)
     {
+        return Ok(None);
+    }
+    Ok(Some(SegmentHeader {
+        lanes,
+        journal,
+        segment: id,
+        prev_seq: first.seq - 1,
+        prev_chain: first.chain,
+    }))
+}
+
+/// Step 6: what the high-water mark says was synced and is not here.
+fn check_high_water_mark<const LANES: usize, const SEGS: usize>(
+    s: &mut Scan<LANES, SEGS>,
+    meta: Option<MetaSlot>,
+) {
+    let hwm = meta.map_or(0, |m| m.durable_seq);
+    let newest_kept = s.segments.last().map(|g| g.id);
+    // Segments set aside, each with the entries missing where it sits.
+    let newest_aside = s.set_aside.iter().map(|a| a.segment).max();
+    for i in 0..s.set_aside.len() {
+        let SetAside { segment, foreign } = s.set_aside[i];
+        let before = s.segments.iter().filter(|g| g.id < segment).map(|g| g.last_seq).max();
+        let after = s.segments.iter().filter(|g| g.id > segment).map(|g| g.prev_seq).min();
+        let upto = after.unwrap_or(hwm);
+        let lost = match before {
+            Some(b) => SeqRange::new(b + 1, upto),
+            // The oldest: it held entries only if the newest manifest still
+            // listed it, or if nothing else is left (then the newest of
+            // those set aside held the high-water mark).
+            None if s.manifest.contains(&segment) => SeqRange::new(1, upto),
+            None if s.segments.is_empty() && Some(segment) == newest_aside => SeqRange::new(1, upto),
+            None => None,
+        };
+        s.report.push(match foreign {
+            Some(journal) => Damage::ForeignSegment {
+                segment,
+                journal,
+                lost,
+            },
+            None => Damage::BadSegmentHeader { segment, lost },
+        });
+    }
+    let aside_after_kept = newest_aside.is_some_and(|a| newest_kept.is_none_or(|k| a > k));
+    if aside_after_kept {
+        return; // The range up to the high-water mark is reported above.
+    }
+    let Some(m) = meta else { return };
+    if s.segments.is_empty() {
+        if let Some(lost) = SeqRange::new(1, m.durable_seq) {
+            s.report.push(Damage::SegmentsGone {
+                segment: m.segment,
+                lost,
+            });
+        }
+    } else if let Some(lost) = SeqRange::new(s.last_seq + 1, m.durable_seq) {
         s.report.push(Damage::Truncated { lost });
     }
-    Ok((s, meta))
 }
 
 fn all_zero_or_empty(b: &[u8]) -> bool {
@@ -591,11 +807,11 @@ fn check_manifest<const LANES: usize, const SEGS: usize>(s: &mut Scan<LANES, SEG
 #[allow(clippy::type_complexity)]
 fn finish<S: Storage, const LANES: usize, const SEGS: usize>(
     mut storage: S,
-    (mut s, meta): (Scan<LANES, SEGS>, Option<MetaSlot>),
+    (mut s, meta): (Scan<LANES, SEGS>, MetaFound),
     options: RecoverOptions,
     limits: JournalLimits,
 ) -> Result<(Journal<S, LANES, SEGS>, RecoveryReport), (S, RecoverError<S::Error>)> {
-    if options.strict && !s.report.is_clean() {
+    if options.mode == RecoveryMode::Strict && !s.report.is_clean() {
         return Err((storage, RecoverError::Damaged(s.report)));
     }
     // Finishing a deletion relies on its `SegmentRemoved` entry, which may
@@ -623,7 +839,13 @@ fn finish<S: Storage, const LANES: usize, const SEGS: usize>(
     }
     // Everything that survived recovery is treated as durable.
     let last_seq = s.last_seq;
-    let reserved = meta.map_or(0, |m| m.reserved_seq.max(m.durable_seq));
+    // Meta slots of another journal reserve nothing for this one: skip a
+    // reservation block, as ids above the last entry may have left.
+    let reserved = match (meta.trusted, meta.newest) {
+        (Some(m), _) => m.reserved_seq.max(m.durable_seq),
+        (None, Some(_)) => last_seq.saturating_add(limits.reserve_block),
+        (None, None) => 0,
+    };
     let next_seq = last_seq.max(reserved) + 1;
     for g in s.segments.iter() {
         s.report.dead_letters += u64::from(g.dl_live);
@@ -638,7 +860,7 @@ fn finish<S: Storage, const LANES: usize, const SEGS: usize>(
         next_seq,
         last_crc: s.last_crc,
         synced_seq: last_seq,
-        meta_generation: meta.map_or(0, |m| m.generation),
+        meta_generation: meta.newest.map_or(0, |m| m.generation),
         meta_durable: last_seq,
         // Only what the meta slot holds is reserved: ids of recovered
         // entries must be reserved durably (by the next meta write) before

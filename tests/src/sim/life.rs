@@ -13,7 +13,7 @@
 
 use steadfast_core::journal::format::{MetaSlot, SEGMENT_HEADER_LEN};
 use steadfast_core::{
-    Damage, OpenError, RecoverError, RecoveryReport, SeqRange, StorageError, StorageErrorKind,
+    Damage, OpenError, RecoverError, RecoveryReport, SegmentId, SeqRange, StorageError, StorageErrorKind,
 };
 
 use super::disk::Disk;
@@ -64,9 +64,11 @@ fn touches(d: &Damage, e: &Injected) -> bool {
                 || any_lost(lost)
                 || e.hits.iter().any(|h| h.removed == Some(*segment) || h.manifest)
         }
-        Damage::ForeignSegment { segment, .. } | Damage::BadSegmentHeader { segment } => {
-            *segment == e.segment
+        Damage::ForeignSegment { segment, lost, .. } | Damage::BadSegmentHeader { segment, lost } => {
+            *segment == e.segment || any_lost(lost)
         }
+        Damage::HeaderSalvaged { segment } => *segment == e.segment && e.header,
+        Damage::SegmentsGone { lost, .. } => any_lost(&Some(*lost)),
         _ => false,
     }
 }
@@ -95,7 +97,7 @@ pub(super) fn same_place(a: &Damage, b: &Damage) -> bool {
         // A segment quarantined (or found missing) before is missing again
         // when the manifest that no longer listed it is destroyed.
         (
-            Damage::BadSegmentHeader { segment }
+            Damage::BadSegmentHeader { segment, .. }
             | Damage::ForeignSegment { segment, .. }
             | Damage::MissingSegment { segment, .. },
             Damage::MissingSegment { segment: s, .. },
@@ -110,7 +112,10 @@ fn names(d: &Damage, seq: u64, segment: u64) -> bool {
         Damage::CorruptRegion { lost, .. } | Damage::BrokenChain { lost, .. } => contains(lost, seq),
         Damage::Truncated { lost } => contains(&Some(*lost), seq),
         Damage::MissingSegment { segment: s, lost } => *s == segment || contains(lost, seq),
-        Damage::ForeignSegment { segment: s, .. } | Damage::BadSegmentHeader { segment: s } => *s == segment,
+        Damage::ForeignSegment { segment: s, lost, .. } | Damage::BadSegmentHeader { segment: s, lost } => {
+            *s == segment || contains(lost, seq)
+        }
+        Damage::SegmentsGone { lost, .. } => contains(&Some(*lost), seq),
         _ => false,
     }
 }
@@ -156,11 +161,13 @@ impl World {
                     let floor = self.tear_floor.entry(*id).or_insert(f.synced);
                     *floor = (*floor).min(f.synced);
                 }
+                let before: Vec<SegmentId> = d.files.keys().copied().collect();
                 let torn = d.power_loss(&mut self.rng_crash);
                 // A file whose directory entry was never synced is gone, and
                 // the injuries planted in it with it: what it held is the
                 // power loss's doing, judged as unsynced data.
-                self.injected.retain(|e| d.files.contains_key(&e.segment));
+                let vanished: Vec<SegmentId> = before.into_iter().filter(|id| !d.files.contains_key(id)).collect();
+                self.injected.retain(|e| !vanished.contains(&e.segment));
                 drop(d);
                 self.counts.add("segments torn by power loss", torn.len() as u64);
             }
@@ -282,7 +289,7 @@ impl World {
                 .files
                 .iter()
                 .rev()
-                .find(|(_, f)| inspect::parse_segment(&f.data).header.is_some())
+                .find(|(_, f)| inspect::parse_segment(&f.data).readable())
                 .map(|(id, _)| *id);
             // A truncated segment whose next scanned segment is not the one
             // right after it (deleted on purpose, or quarantined now) has
@@ -290,7 +297,7 @@ impl World {
             let valid: Vec<u64> = d
                 .files
                 .iter()
-                .filter(|(_, f)| inspect::parse_segment(&f.data).header.is_some())
+                .filter(|(_, f)| inspect::parse_segment(&f.data).readable())
                 .map(|(id, _)| *id)
                 .collect();
             for e in &mut self.injected {
