@@ -471,8 +471,12 @@ fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
     if usize::from(first.lane) >= LANES || first.seq == 0 {
         return Ok(None);
     }
+    // The segment right before must end where this one starts, unless its
+    // own end is damaged (then nothing can be checked, and the loss there
+    // is reported up to this segment's first seq).
     if let Some(prev) = s.segments.last()
         && prev.id + 1 == id
+        && s.open_loss.is_none()
         && (first.chain != prev.last_crc || first.seq <= prev.last_seq)
     {
         return Ok(None);
