@@ -31,6 +31,10 @@ pub enum Exit {
     DeadLettered = 6,
     /// `steadfast demo` found a message missing (a bug: please report it).
     DemoFailed = 7,
+    /// Recovery found journaled messages it cannot deliver (segments lost,
+    /// truncated or damaged on disk); the rest was delivered. The message
+    /// names the sequence numbers.
+    Lost = 8,
 }
 
 impl Exit {
@@ -53,7 +57,10 @@ Exit codes:
   5  journal I/O error (cannot open, read or write it; failed fsync)
   6  some messages were dead-lettered (see `steadfast dead-letters list`)
   7  demo: a message went missing
-When several apply, the first of 5, 4, 1, 2, 3, 6 is returned.";
+  8  recovery reported lost messages (produce, deliver): journaled messages
+     were lost on disk (segments deleted, truncated or damaged) and cannot
+     be delivered; everything intact was delivered
+When several apply, the first of 5, 4, 1, 2, 8, 3, 6 is returned.";
 
 /// Why a command failed. The message says what to do about it.
 #[derive(Debug)]
@@ -75,6 +82,8 @@ pub enum CliError {
     Undelivered(String),
     /// Messages were dead-lettered.
     DeadLettered(String),
+    /// Recovery reported lost messages.
+    Lost(String),
     /// The demo found missing messages.
     #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     Demo(String),
@@ -90,6 +99,7 @@ impl CliError {
             CliError::Damaged(_) => Exit::Damaged,
             CliError::Undelivered(_) => Exit::Undelivered,
             CliError::DeadLettered(_) => Exit::DeadLettered,
+            CliError::Lost(_) => Exit::Lost,
             CliError::Demo(_) => Exit::DemoFailed,
         }
     }
@@ -101,10 +111,11 @@ impl CliError {
             Exit::Locked => 1,
             Exit::Usage => 2,
             Exit::Damaged => 3,
-            Exit::Undelivered => 4,
-            Exit::DeadLettered => 5,
-            Exit::DemoFailed => 6,
-            Exit::Ok => 7,
+            Exit::Lost => 4,
+            Exit::Undelivered => 5,
+            Exit::DeadLettered => 6,
+            Exit::DemoFailed => 7,
+            Exit::Ok => 8,
         }
     }
 }
@@ -120,6 +131,7 @@ impl fmt::Display for CliError {
             | CliError::Damaged(m)
             | CliError::Undelivered(m)
             | CliError::DeadLettered(m)
+            | CliError::Lost(m)
             | CliError::Demo(m) => f.write_str(m),
         }
     }
