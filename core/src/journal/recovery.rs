@@ -471,13 +471,14 @@ fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
     if usize::from(first.lane) >= LANES || first.seq == 0 {
         return Ok(None);
     }
-    // The segment right before must end where this one starts, unless its
-    // own end is damaged (then nothing can be checked, and the loss there
-    // is reported up to this segment's first seq).
+    // The segment right before must not contradict it: an entry of the
+    // same seq or later there, or the very next seq with another chain, is
+    // another history. A gap (the end of that segment lost) is a loss,
+    // reported when the segment is read; a damaged end checks nothing.
     if let Some(prev) = s.segments.last()
         && prev.id + 1 == id
         && s.open_loss.is_none()
-        && (first.chain != prev.last_crc || first.seq <= prev.last_seq)
+        && (first.seq <= prev.last_seq || (first.seq == prev.last_seq + 1 && first.chain != prev.last_crc))
     {
         return Ok(None);
     }
