@@ -208,15 +208,6 @@ impl SegmentHeader {
     }
 }
 
-impl SegmentHeader {
-    /// The journal id field of a header that failed its checks, when the
-    /// magic is intact: the best guess recovery has when nothing else
-    /// names the journal.
-    pub fn journal_unchecked(b: &[u8]) -> Option<u64> {
-        (b.len() >= SEGMENT_HEADER_LEN && b[SH_MAGIC..SH_MAGIC + 8] == SEGMENT_MAGIC).then(|| le_u64(b, SH_JOURNAL))
-    }
-}
-
 /// The fixed part of an entry frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameHeader {

@@ -288,6 +288,8 @@ struct SetAside {
     segment: SegmentId,
     /// The journal its header names, when it is intact but foreign.
     foreign: Option<u64>,
+    /// The seq of its first frame, when that frame is intact.
+    first: Option<Seq>,
 }
 
 /// The meta slot recovery trusts, and the newest one it read (whose
@@ -381,17 +383,14 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
                 if let Some(err) = version_error(e) {
                     return Err(err);
                 }
-                if journal.is_none() {
-                    journal = SegmentHeader::journal_unchecked(&head[..n]);
-                }
                 let lanes = s.lanes_on_disk.unwrap_or(LANES as u16);
                 match salvage(storage, cache, &mut reader, &s, id, lanes, journal)? {
-                    Some(h) => {
+                    Salvage::Header(h) => {
                         s.report.push(Damage::HeaderSalvaged { segment: id });
                         h
                     }
-                    None => {
-                        set_aside(&mut s, id, None);
+                    Salvage::Refused { first } => {
+                        set_aside(&mut s, id, None, first);
                         continue;
                     }
                 }
@@ -399,7 +398,7 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
         };
         let journal_id = *journal.get_or_insert(header.journal);
         if header.journal != journal_id {
-            set_aside(&mut s, id, Some(header.journal));
+            set_aside(&mut s, id, Some(header.journal), None);
             continue;
         }
         let lanes = *s.lanes_on_disk.get_or_insert(header.lanes);
@@ -445,14 +444,29 @@ fn set_aside<const LANES: usize, const SEGS: usize>(
     s: &mut Scan<LANES, SEGS>,
     segment: SegmentId,
     foreign: Option<u64>,
+    first: Option<Seq>,
 ) {
     let _ = s.repairs.push(Repair::Quarantine(segment));
-    let _ = s.set_aside.push(SetAside { segment, foreign });
+    let _ = s.set_aside.push(SetAside {
+        segment,
+        foreign,
+        first,
+    });
+}
+
+/// What salvaging a damaged header gave.
+enum Salvage {
+    /// The header, rebuilt from the first frame.
+    Header(SegmentHeader),
+    /// Not salvaged; the seq of an intact first frame, if there was one.
+    Refused { first: Option<Seq> },
 }
 
 /// A header for segment `id`, whose own header is damaged, rebuilt from
-/// its first frame: that frame must be intact and chain to the end of the
-/// segment right before (when that one was read). `None` if it cannot be.
+/// its first frame: that frame must be intact, not contradict the segment
+/// right before, and the journal id must be known from elsewhere (the meta
+/// or another segment's intact header: a damaged header's own id field
+/// cannot be trusted).
 fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
     storage: &mut S,
     cache: &mut [u8],
@@ -461,16 +475,19 @@ fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
     id: SegmentId,
     lanes: u16,
     journal: Option<u64>,
-) -> Result<Option<SegmentHeader>, RecoverError<S::Error>> {
-    let Some(journal) = journal else { return Ok(None) };
+) -> Result<Salvage, RecoverError<S::Error>> {
     let at = SEGMENT_HEADER_LEN as u64;
     let first = match reader.frame(storage, cache, id, at).map_err(storage_err::<S>)? {
         Read::Frame(f) => f.header,
-        Read::End | Read::Bad => return Ok(None),
+        Read::End | Read::Bad => return Ok(Salvage::Refused { first: None }),
     };
     if usize::from(first.lane) >= LANES || first.seq == 0 {
-        return Ok(None);
+        return Ok(Salvage::Refused { first: None });
     }
+    let refused = Salvage::Refused {
+        first: Some(first.seq),
+    };
+    let Some(journal) = journal else { return Ok(refused) };
     // The segment right before must not contradict it: an entry of the
     // same seq or later there, or the very next seq with another chain, is
     // another history. A gap (the end of that segment lost) is a loss,
@@ -480,9 +497,9 @@ fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
         && s.open_loss.is_none()
         && (first.seq <= prev.last_seq || (first.seq == prev.last_seq + 1 && first.chain != prev.last_crc))
     {
-        return Ok(None);
+        return Ok(refused);
     }
-    Ok(Some(SegmentHeader {
+    Ok(Salvage::Header(SegmentHeader {
         lanes,
         journal,
         segment: id,
@@ -501,7 +518,11 @@ fn check_high_water_mark<const LANES: usize, const SEGS: usize>(
     // Segments set aside, each with the entries missing where it sits.
     let newest_aside = s.set_aside.iter().map(|a| a.segment).max();
     for i in 0..s.set_aside.len() {
-        let SetAside { segment, foreign } = s.set_aside[i];
+        let SetAside {
+            segment,
+            foreign,
+            first,
+        } = s.set_aside[i];
         let before = s.segments.iter().filter(|g| g.id < segment).map(|g| g.last_seq).max();
         let after = s.segments.iter().filter(|g| g.id > segment).map(|g| g.prev_seq).min();
         let upto = after.unwrap_or(hwm);
@@ -513,6 +534,11 @@ fn check_high_water_mark<const LANES: usize, const SEGS: usize>(
             None if s.manifest.contains(&segment) => SeqRange::new(1, upto),
             None if s.segments.is_empty() && Some(segment) == newest_aside => SeqRange::new(1, upto),
             None => None,
+        };
+        // Intact frames of this journal were in it: at least those are gone.
+        let lost = match (lost, first) {
+            (None, Some(f)) if foreign.is_none() => SeqRange::new(f, upto.max(f)),
+            _ => lost,
         };
         s.report.push(match foreign {
             Some(journal) => Damage::ForeignSegment {
