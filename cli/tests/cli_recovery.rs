@@ -151,8 +151,15 @@ fn any_flipped_header_byte_keeps_every_frame_and_is_reported() {
         std::fs::write(&seg, &bytes).unwrap();
         let verify = run_in(dir.path(), &["journal", "verify", "-j", "j"], b"")
             .expect(2)
-            .stderr_has(&["has a damaged header; its frames are intact", "No journaled message was lost"]);
-        assert!(!verify.stderr.contains("lost seq"), "byte {at}: {}", verify.stderr);
+            .stderr_has(&[
+                "has a damaged header; its frames are intact",
+                "No journaled message was lost",
+            ]);
+        assert!(
+            !verify.stderr.contains("lost seq"),
+            "byte {at}: {}",
+            verify.stderr
+        );
         if at % 16 == 3 {
             let _ = std::fs::remove_file(dir.path().join("out.jsonl"));
             deliver(dir.path())
@@ -176,7 +183,10 @@ fn meta_slots_copied_from_another_journal_do_not_condemn_the_segments() {
     }
     run_in(dir.path(), &["journal", "verify", "-j", "j"], b"")
         .expect(2)
-        .stderr_has(&["the high-water-mark slots belong to journal", "the segments were trusted"]);
+        .stderr_has(&[
+            "the high-water-mark slots belong to journal",
+            "the segments were trusted",
+        ]);
     let run = deliver(dir.path()).expect(0).stderr_has(&["confirmed     300"]);
     assert!(!run.stderr.contains("quarantined"), "{}", run.stderr);
     assert_eq!(delivered_values(&dir.path().join("out.jsonl")).len(), 300);

@@ -2,9 +2,9 @@
 //! damaged: a clear report or error, never a panic.
 #![allow(clippy::unwrap_used)]
 
-use steadfast_core::testing::{MemStorage, TestProducer, open_mem};
 use steadfast_core::journal::format::MetaSlot;
 use steadfast_core::testing::ScriptedTransport;
+use steadfast_core::testing::{MemStorage, TestProducer, open_mem};
 use steadfast_core::{Config, Damage, Message, OpenError, RecoverError, SeqRange, SyncPolicy};
 
 fn config() -> Config {
@@ -317,7 +317,10 @@ fn a_damaged_header_with_nothing_behind_it_reports_what_it_held() {
     let lost = lost.flatten().unwrap_or_else(|| panic!("{report}"));
     assert!(report.lost_entries());
     assert!(lost.last >= lost.first, "{report}");
-    assert!(report.pending < 100 && report.pending >= 100 - (lost.last - lost.first + 1), "{report}");
+    assert!(
+        report.pending < 100 && report.pending >= 100 - (lost.last - lost.first + 1),
+        "{report}"
+    );
 }
 
 #[test]
@@ -370,7 +373,10 @@ fn one_damaged_meta_slot_is_reported() {
         );
         assert!(!report.lost_entries(), "{report}");
         assert_eq!(report.pending, 2);
-        assert!(report.to_string().contains(&format!("meta-{slot} is damaged")), "{report}");
+        assert!(
+            report.to_string().contains(&format!("meta-{slot} is damaged")),
+            "{report}"
+        );
     }
 }
 

@@ -115,11 +115,12 @@ pub use producer::{
     OwnedMessage, PollStatus, Producer, Refusal, SendError, SendTimeoutError, Stats, TrySendError,
 };
 pub use steadfast_core::{
-    self as core, Config, Delivery, Failure, FailureClass, MessageId, RecoveryMode, RecoveryReport, RetryPolicy, SyncPolicy,
+    self as core, Config, Delivery, Failure, FailureClass, MessageId, RecoveryMode, RecoveryReport,
+    RetryPolicy, SyncPolicy,
 };
-pub use storage::{DurabilityNote, FileError, FileStorage, OpenStorageError};
-pub use transport::FileTransport;
 /// The network transports (`steadfast-transports`): `transports::rest`
 /// with feature `rest`, `transports::kafka` with feature `kafka`.
 #[cfg(any(feature = "rest", feature = "kafka"))]
 pub use steadfast_transports as transports;
+pub use storage::{DurabilityNote, FileError, FileStorage, OpenStorageError};
+pub use transport::FileTransport;

@@ -209,10 +209,13 @@ fn stray_files_are_ignored_and_a_bogus_segment_is_quarantined() {
     p.close(Duration::from_secs(1)).unwrap();
     assert_eq!(report.quarantined, 1, "{report}");
     assert!(
-        report
-            .damage
-            .iter()
-            .any(|d| matches!(d, Damage::BadSegmentHeader { segment: 99, lost: None })),
+        report.damage.iter().any(|d| matches!(
+            d,
+            Damage::BadSegmentHeader {
+                segment: 99,
+                lost: None
+            }
+        )),
         "{report}"
     );
     let names: Vec<_> = strays

@@ -18,7 +18,10 @@ use steadfast_sim::sim::{self, Options};
 /// 913381354 (a deletion journaled twice, its unlink having failed once,
 /// was finished twice by recovery: "segment not found"); 5000012,
 /// 684769603, 3222740476 (a damaged segment header: its chained frames are
-/// salvaged, behind a predecessor whose end is damaged or lost too).
+/// salvaged, behind a predecessor whose end is damaged or lost too);
+/// 3903089992 (a damaged header's own journal id is not trusted: with no
+/// meta and no other intact header, the segment is set aside, its seqs
+/// reported lost).
 /// Simulator bugs: 27752560 (a lane draining one small batch per round over
 /// a zero-latency network was called a spin: rounds that deliver are work);
 /// 913024257, 610243630 (an injury planted in a file that a later power
@@ -27,7 +30,7 @@ use steadfast_sim::sim::{self, Options};
 const REGRESSIONS: &[u64] = &[
     2, 12, 13, 20, 25, 31, 35, 37, 38, 44, 51, 54, 64, 71, 80, 136, 137, 163, 190, 221, 300, 890, 989, 1180,
     1996, 2505, 8060, 20390, 21852, 44977, 5000012, 27752560, 610243630, 684769603, 913024257, 913381354,
-    3222740476,
+    3222740476, 3903089992,
 ];
 
 fn sweep(range: std::ops::Range<u64>) {

@@ -253,7 +253,11 @@ fn vote_journal<S: Storage, const SEGS: usize>(
     {
         return Ok(Some(m));
     }
-    Ok(votes.iter().filter(|v| v.1 == most).max_by_key(|v| v.2).map(|v| v.0))
+    Ok(votes
+        .iter()
+        .filter(|v| v.1 == most)
+        .max_by_key(|v| v.2)
+        .map(|v| v.0))
 }
 
 fn storage_err<S: Storage>(e: S::Error) -> RecoverError<S::Error> {
@@ -408,7 +412,8 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
                 configured: LANES,
             });
         }
-        let salvaged = matches!(s.report.damage.last(), Some(Damage::HeaderSalvaged { segment }) if *segment == id);
+        let salvaged =
+            matches!(s.report.damage.last(), Some(Damage::HeaderSalvaged { segment }) if *segment == id);
         scan_segment(storage, cache, &mut reader, &mut s, header, index == last_index)?;
         if salvaged && let Some(info) = s.segments.last_mut() {
             // Quarantined, not deleted, once done with: the evidence stays.
@@ -487,7 +492,9 @@ fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
     let refused = Salvage::Refused {
         first: Some(first.seq),
     };
-    let Some(journal) = journal else { return Ok(refused) };
+    let Some(journal) = journal else {
+        return Ok(refused);
+    };
     // The segment right before must not contradict it: an entry of the
     // same seq or later there, or the very next seq with another chain, is
     // another history. A gap (the end of that segment lost) is a loss,
@@ -523,8 +530,18 @@ fn check_high_water_mark<const LANES: usize, const SEGS: usize>(
             foreign,
             first,
         } = s.set_aside[i];
-        let before = s.segments.iter().filter(|g| g.id < segment).map(|g| g.last_seq).max();
-        let after = s.segments.iter().filter(|g| g.id > segment).map(|g| g.prev_seq).min();
+        let before = s
+            .segments
+            .iter()
+            .filter(|g| g.id < segment)
+            .map(|g| g.last_seq)
+            .max();
+        let after = s
+            .segments
+            .iter()
+            .filter(|g| g.id > segment)
+            .map(|g| g.prev_seq)
+            .min();
         let upto = after.unwrap_or(hwm);
         let lost = match before {
             Some(b) => SeqRange::new(b + 1, upto),

@@ -56,7 +56,11 @@ impl SegView {
     /// Whether recovery reads this segment: its header is intact, or the
     /// frame right behind it is (a salvageable header).
     pub fn readable(&self) -> bool {
-        self.header.is_some() || self.frames.first().is_some_and(|f| f.offset == SEGMENT_HEADER_LEN)
+        self.header.is_some()
+            || self
+                .frames
+                .first()
+                .is_some_and(|f| f.offset == SEGMENT_HEADER_LEN)
     }
 
     /// The frame containing byte `at`, if any.

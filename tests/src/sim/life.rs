@@ -166,7 +166,10 @@ impl World {
                 // A file whose directory entry was never synced is gone, and
                 // the injuries planted in it with it: what it held is the
                 // power loss's doing, judged as unsynced data.
-                let vanished: Vec<SegmentId> = before.into_iter().filter(|id| !d.files.contains_key(id)).collect();
+                let vanished: Vec<SegmentId> = before
+                    .into_iter()
+                    .filter(|id| !d.files.contains_key(id))
+                    .collect();
                 self.injected.retain(|e| !vanished.contains(&e.segment));
                 drop(d);
                 self.counts.add("segments torn by power loss", torn.len() as u64);
