@@ -232,3 +232,30 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[cfg(feature = "rest")]
+#[test]
+fn any_flipped_header_byte_of_the_only_segment_keeps_all_300_lines() {
+    let dir = tempdir();
+    undelivered_journal(dir.path());
+    let journal = dir.path().join("j");
+    let pristine = dir.path().join("pristine");
+    copy_dir(&journal, &pristine);
+    for at in 0..64 {
+        let _ = std::fs::remove_dir_all(&journal);
+        copy_dir(&pristine, &journal);
+        let seg = journal.join(SEGMENT_1);
+        let mut bytes = std::fs::read(&seg).unwrap();
+        bytes[at] ^= 0x01;
+        std::fs::write(&seg, &bytes).unwrap();
+        run_in(dir.path(), &["journal", "verify", "-j", "j"], b"")
+            .expect(2)
+            .stderr_has(&["segment 1 has a damaged header; its frames are intact"]);
+        if at == 20 {
+            deliver(dir.path()).expect(0).stderr_has(&["confirmed     300"]);
+            let values = delivered_values(&dir.path().join("out.jsonl"));
+            assert_eq!(values.first().map(String::as_str), Some("1"));
+            assert_eq!(values.len(), 300);
+        }
+    }
+}

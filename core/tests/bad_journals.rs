@@ -423,3 +423,27 @@ fn with_messages_in(journal_id: u64, n: u32) -> MemStorage {
     p.handle_timeout(5_000).unwrap();
     p.storage().crash(false)
 }
+
+#[test]
+fn a_damaged_header_with_no_other_source_of_the_journal_id_is_set_aside_as_loss() {
+    // Messages synced, but no meta slot written yet and one segment: the
+    // damaged header's own id field is all that names the journal.
+    let (mut p, _) = open_mem(MemStorage::new(), config(), 0);
+    for i in 0..5u8 {
+        p.send(0, Message::new("t", &[i; 10])).unwrap();
+    }
+    p.sync(0).unwrap();
+    let mut s = p.storage().crash(false);
+    *s.meta_slot(0) = None;
+    *s.meta_slot(1) = None;
+    s.segment_bytes(1).unwrap()[20] ^= 1; // the journal id
+    let (_, report) = open_mem(s, config(), 0);
+    let lost = report.damage.iter().find_map(|d| match d {
+        Damage::BadSegmentHeader { segment: 1, lost } => Some(*lost),
+        _ => None,
+    });
+    let lost = lost.flatten().unwrap_or_else(|| panic!("{report}"));
+    // The manifest and the five messages.
+    assert_eq!(lost, SeqRange { first: 1, last: 6 }, "{report}");
+    assert!(report.lost_entries(), "{report}");
+}

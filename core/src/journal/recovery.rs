@@ -292,8 +292,9 @@ struct SetAside {
     segment: SegmentId,
     /// The journal its header names, when it is intact but foreign.
     foreign: Option<u64>,
-    /// The seq of its first frame, when that frame is intact.
-    first: Option<Seq>,
+    /// The seqs of the intact, chained frames from its start (first,
+    /// last), when there are any.
+    first: Option<(Seq, Seq)>,
 }
 
 /// The meta slot recovery trusts, and the newest one it read (whose
@@ -449,7 +450,7 @@ fn set_aside<const LANES: usize, const SEGS: usize>(
     s: &mut Scan<LANES, SEGS>,
     segment: SegmentId,
     foreign: Option<u64>,
-    first: Option<Seq>,
+    first: Option<(Seq, Seq)>,
 ) {
     let _ = s.repairs.push(Repair::Quarantine(segment));
     let _ = s.set_aside.push(SetAside {
@@ -459,12 +460,33 @@ fn set_aside<const LANES: usize, const SEGS: usize>(
     });
 }
 
+/// The seq of the last frame of the unbroken run of frames from offset
+/// 64 of segment `id` (each chained to the one before).
+fn last_chained_seq<S: Storage>(
+    storage: &mut S,
+    cache: &mut [u8],
+    reader: &mut ChunkReader,
+    id: SegmentId,
+) -> Result<Seq, RecoverError<S::Error>> {
+    let mut at = SEGMENT_HEADER_LEN as u64;
+    let mut last: Option<(Seq, u32)> = None;
+    while let Read::Frame(f) = reader.frame(storage, cache, id, at).map_err(storage_err::<S>)? {
+        if last.is_some_and(|(seq, crc)| f.header.seq <= seq || f.header.chain != crc) {
+            break;
+        }
+        last = Some((f.header.seq, f.header.crc));
+        at = f.next;
+    }
+    Ok(last.map_or(0, |(seq, _)| seq))
+}
+
 /// What salvaging a damaged header gave.
 enum Salvage {
     /// The header, rebuilt from the first frame.
     Header(SegmentHeader),
-    /// Not salvaged; the seq of an intact first frame, if there was one.
-    Refused { first: Option<Seq> },
+    /// Not salvaged; the seqs of the intact, chained frames from its
+    /// start (first, last), if there were any.
+    Refused { first: Option<(Seq, Seq)> },
 }
 
 /// A header for segment `id`, whose own header is damaged, rebuilt from
@@ -489,11 +511,11 @@ fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
     if usize::from(first.lane) >= LANES || first.seq == 0 {
         return Ok(Salvage::Refused { first: None });
     }
-    let refused = Salvage::Refused {
-        first: Some(first.seq),
-    };
     let Some(journal) = journal else {
-        return Ok(refused);
+        let last = last_chained_seq(storage, cache, reader, id)?;
+        return Ok(Salvage::Refused {
+            first: Some((first.seq, last)),
+        });
     };
     // The segment right before must not contradict it: an entry of the
     // same seq or later there, or the very next seq with another chain, is
@@ -504,7 +526,10 @@ fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
         && s.open_loss.is_none()
         && (first.seq <= prev.last_seq || (first.seq == prev.last_seq + 1 && first.chain != prev.last_crc))
     {
-        return Ok(refused);
+        let last = last_chained_seq(storage, cache, reader, id)?;
+        return Ok(Salvage::Refused {
+            first: Some((first.seq, last)),
+        });
     }
     Ok(Salvage::Header(SegmentHeader {
         lanes,
@@ -552,9 +577,10 @@ fn check_high_water_mark<const LANES: usize, const SEGS: usize>(
             None if s.segments.is_empty() && Some(segment) == newest_aside => SeqRange::new(1, upto),
             None => None,
         };
-        // Intact frames of this journal were in it: at least those are gone.
+        // The oldest, with intact frames of its own: at least those are gone
+        // (behind a segment it contradicts, they are another history).
         let lost = match (lost, first) {
-            (None, Some(f)) if foreign.is_none() => SeqRange::new(f, upto.max(f)),
+            (None, Some((f, l))) if before.is_none() && foreign.is_none() => SeqRange::new(f, upto.max(l)),
             _ => lost,
         };
         s.report.push(match foreign {
