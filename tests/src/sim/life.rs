@@ -13,7 +13,7 @@
 
 use steadfast_core::journal::format::{MetaSlot, SEGMENT_HEADER_LEN};
 use steadfast_core::{
-    Damage, OpenError, RecoverError, RecoveryReport, SegmentId, SeqRange, StorageError, StorageErrorKind,
+    Damage, OpenError, RecoverError, RecoveryReport, SeqRange, StorageError, StorageErrorKind,
 };
 
 use super::disk::Disk;
@@ -161,16 +161,7 @@ impl World {
                     let floor = self.tear_floor.entry(*id).or_insert(f.synced);
                     *floor = (*floor).min(f.synced);
                 }
-                let before: Vec<SegmentId> = d.files.keys().copied().collect();
                 let torn = d.power_loss(&mut self.rng_crash);
-                // A file whose directory entry was never synced is gone, and
-                // the injuries planted in it with it: what it held is the
-                // power loss's doing, judged as unsynced data.
-                let vanished: Vec<SegmentId> = before
-                    .into_iter()
-                    .filter(|id| !d.files.contains_key(id))
-                    .collect();
-                self.injected.retain(|e| !vanished.contains(&e.segment));
                 drop(d);
                 self.counts.add("segments torn by power loss", torn.len() as u64);
             }
@@ -429,10 +420,11 @@ impl World {
                 ));
             }
         }
-        // Every injury reported (past the high-water mark of the last
-        // segment, only a torn tail can show it; across a deleted successor,
-        // nothing can).
-        let past_hwm = |e: &Injected, seq: u64| Some(e.segment) == last_before && seq > hwm;
+        // Every injury reported (past the high-water mark at the end of the
+        // log — in the last segment, or in one after it that a power loss
+        // erased since — only a torn tail can show it; across a deleted
+        // successor, nothing can).
+        let past_hwm = |e: &Injected, seq: u64| last_before.is_none_or(|l| e.segment >= l) && seq > hwm;
         for e in &self.injected {
             if e.report_lost || full || report.damage.iter().any(|d| touches(d, e)) {
                 continue;
