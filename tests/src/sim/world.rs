@@ -654,4 +654,23 @@ mod tests {
         assert!(w.now > before, "the clock is pushed on so the run can end");
         assert_eq!(w.counts.get("busy loops (producer due now, 64 rounds)"), 1);
     }
+
+    #[test]
+    fn rounds_due_now_that_deliver_are_work_not_a_spin() {
+        let mut w = World::new(&Options {
+            seed: 1,
+            ..Options::default()
+        });
+        let mut spins = 0;
+        for _ in 0..500 {
+            w.progress += 1; // a round that confirmed a message
+            w.advance_clock(w.now, &mut spins, 10);
+        }
+        assert!(!w.failed(), "{:?}", w.violations);
+        // Then rounds with nothing delivered: a spin again.
+        for _ in 0..66 {
+            w.advance_clock(w.now, &mut spins, 10);
+        }
+        assert!(w.failed());
+    }
 }
