@@ -303,12 +303,32 @@ fn a_flipped_header_byte_keeps_every_chained_frame() {
 }
 
 #[test]
+fn a_damaged_header_and_first_frame_keep_the_frames_after_them() {
+    let mut s = with_messages(100);
+    let ids = s.segment_ids();
+    let bytes = s.segment_bytes(ids[1]).unwrap();
+    bytes[0] ^= 1; // header
+    bytes[64 + 8] ^= 1; // the first frame (the segment's manifest)
+    let (_, report) = open_mem(s, config(), 0);
+    assert!(
+        matches!(report.damage[..], [
+            Damage::HeaderSalvaged { segment },
+            Damage::CorruptRegion { segment: c, offset: 64, lost: Some(l), .. },
+        ] if segment == ids[1] && c == ids[1] && l.first == l.last),
+        "{report}"
+    );
+    assert_eq!(report.pending, 100, "only the manifest was lost: {report}");
+}
+
+#[test]
 fn a_damaged_header_with_nothing_behind_it_reports_what_it_held() {
     let mut s = with_messages(100);
     let ids = s.segment_ids();
     let bytes = s.segment_bytes(ids[1]).unwrap();
     bytes[0] ^= 1; // header
-    bytes[64 + 8] ^= 1; // the first frame's seq: nothing chains any more
+    for b in &mut bytes[64..] {
+        *b ^= 0x5a; // every frame
+    }
     let (_, report) = open_mem(s, config(), 0);
     let lost = report.damage.iter().find_map(|d| match d {
         Damage::BadSegmentHeader { segment, lost } if *segment == ids[1] => Some(*lost),
@@ -316,11 +336,10 @@ fn a_damaged_header_with_nothing_behind_it_reports_what_it_held() {
     });
     let lost = lost.flatten().unwrap_or_else(|| panic!("{report}"));
     assert!(report.lost_entries());
-    assert!(lost.last >= lost.first, "{report}");
-    assert!(
-        report.pending < 100 && report.pending >= 100 - (lost.last - lost.first + 1),
-        "{report}"
-    );
+    assert_eq!(report.quarantined, 1);
+    // Exactly the segment's entries: its manifest and its messages.
+    let kept = 100 - report.pending;
+    assert_eq!(lost.last - lost.first + 1, kept + 1, "{report}");
 }
 
 #[test]

@@ -504,9 +504,21 @@ fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
     journal: Option<u64>,
 ) -> Result<Salvage, RecoverError<S::Error>> {
     let at = SEGMENT_HEADER_LEN as u64;
-    let first = match reader.frame(storage, cache, id, at).map_err(storage_err::<S>)? {
-        Read::Frame(f) => f.header,
-        Read::End | Read::Bad => return Ok(Salvage::Refused { first: None }),
+    // The first intact frame: right behind the header, or past damage there.
+    let (first, resynced) = match reader.frame(storage, cache, id, at).map_err(storage_err::<S>)? {
+        Read::Frame(f) => (f.header, false),
+        Read::End => return Ok(Salvage::Refused { first: None }),
+        Read::Bad => {
+            let next = reader.resync(storage, cache, id, at, 0).map_err(storage_err::<S>)?;
+            let found = match next {
+                Some(next) => reader.frame(storage, cache, id, next).map_err(storage_err::<S>)?,
+                None => Read::End,
+            };
+            match found {
+                Read::Frame(f) => (f.header, true),
+                _ => return Ok(Salvage::Refused { first: None }),
+            }
+        }
     };
     if usize::from(first.lane) >= LANES || first.seq == 0 {
         return Ok(Salvage::Refused { first: None });
@@ -531,12 +543,22 @@ fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
             first: Some((first.seq, last)),
         });
     }
+    // Damage right behind the header too: the rebuilt header starts where
+    // the segment before ended (the oldest segment: from seq 1, as nothing
+    // says where it started), so the scan reports the skipped bytes with
+    // the seqs they held.
+    let (prev_seq, prev_chain) = match s.segments.last() {
+        _ if !resynced => (first.seq - 1, first.chain),
+        Some(prev) if prev.last_seq < first.seq => (prev.last_seq, prev.last_crc),
+        Some(_) => (first.seq - 1, first.chain),
+        None => (0, 0),
+    };
     Ok(Salvage::Header(SegmentHeader {
         lanes,
         journal,
         segment: id,
-        prev_seq: first.seq - 1,
-        prev_chain: first.chain,
+        prev_seq,
+        prev_chain,
     }))
 }
 
