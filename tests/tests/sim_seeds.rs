@@ -21,7 +21,8 @@ use steadfast_sim::sim::{self, Options};
 /// salvaged, behind a predecessor whose end is damaged or lost too);
 /// 3903089992 (a damaged header's own journal id is not trusted: with no
 /// meta and no other intact header, the segment is set aside, its seqs
-/// reported lost).
+/// reported lost); 16214139102 (behind a damaged header, a damaged
+/// first frame: salvage resyncs on the next intact frame).
 /// Simulator bugs: 27752560 (a lane draining one small batch per round over
 /// a zero-latency network was called a spin: rounds that deliver are work);
 /// 913024257 (an injury above the high-water mark, in a segment after the
@@ -30,9 +31,46 @@ use steadfast_sim::sim::{self, Options};
 /// by a failed recovery must stay expected, even when a new file of the same
 /// id vanishes in a power loss).
 const REGRESSIONS: &[u64] = &[
-    2, 12, 13, 20, 25, 31, 35, 37, 38, 44, 51, 54, 64, 71, 80, 136, 137, 163, 190, 221, 300, 890, 989, 1180,
-    1996, 2505, 8060, 20390, 21852, 44977, 5000012, 27752560, 610243630, 684769603, 913024257, 913381354,
-    3222740476, 3903089992, 8998618866,
+    2,
+    12,
+    13,
+    20,
+    25,
+    31,
+    35,
+    37,
+    38,
+    44,
+    51,
+    54,
+    64,
+    71,
+    80,
+    136,
+    137,
+    163,
+    190,
+    221,
+    300,
+    890,
+    989,
+    1180,
+    1996,
+    2505,
+    8060,
+    20390,
+    21852,
+    44977,
+    5000012,
+    27752560,
+    610243630,
+    684769603,
+    913024257,
+    913381354,
+    3222740476,
+    3903089992,
+    8998618866,
+    16214139102,
 ];
 
 fn sweep(range: std::ops::Range<u64>) {

@@ -509,7 +509,9 @@ fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
         Read::Frame(f) => (f.header, false),
         Read::End => return Ok(Salvage::Refused { first: None }),
         Read::Bad => {
-            let next = reader.resync(storage, cache, id, at, 0).map_err(storage_err::<S>)?;
+            let next = reader
+                .resync(storage, cache, id, at, 0)
+                .map_err(storage_err::<S>)?;
             let found = match next {
                 Some(next) => reader.frame(storage, cache, id, next).map_err(storage_err::<S>)?,
                 None => Read::End,
