@@ -16,10 +16,12 @@
 //! 3. Each segment's header: magic, checksum, version, journal id, own id,
 //!    and that it chains to the end of the segment before it. A last
 //!    segment that is empty or all zeros holds nothing and is removed. A
-//!    damaged header does not condemn the frames behind it: when the first
-//!    frame is intact and chains to the segment before (each frame carries
-//!    its seq and its predecessor's checksum), the header is rebuilt from
-//!    it in memory and the segment is read as usual (reported, kept).
+//!    damaged header does not condemn the frames behind it: each frame
+//!    carries its seq and its predecessor's checksum, so the first intact
+//!    frame (past damage right behind the header, if any) anchors a header
+//!    rebuilt in memory, provided the journal id is known from elsewhere
+//!    and the frame does not contradict the segment before; the segment is
+//!    then read as usual (reported, kept).
 //! 4. Each entry: framing and CRC-32C, then that its seq and chain follow its
 //!    predecessor. A bad frame with nothing valid after it in the last
 //!    segment is a torn tail (cut); anything else is damage: the scan resyncs
