@@ -34,26 +34,28 @@
 //!    lost (the journal never deletes its newest segment, so no segments
 //!    with a nonzero high-water mark is never the result of deletion).
 
-use core::fmt;
-
+mod error;
 mod loss;
 mod meta;
 mod pending;
 mod salvage;
 mod segment;
+mod state;
 
-use loss::{SetAside, check_high_water_mark, set_aside};
+pub use error::RecoverError;
+use error::{storage_err, version_error};
+use loss::{check_high_water_mark, set_aside};
 use meta::{read_meta, vote_journal};
 use pending::count_pending;
 use salvage::{Salvage, salvage};
-use segment::scan_segment;
+use segment::{all_zero_or_empty, scan_segment, zero_from};
+use state::{Repair, Scan};
 
 use super::format::{HeaderError, MetaSlot, SEGMENT_HEADER_LEN, SegmentHeader};
 use super::reader::ChunkReader;
 use super::report::{Damage, RecoveryReport, SeqRange};
-use super::{Journal, JournalLimits, SegmentInfo};
-use crate::message::Seq;
-use crate::storage::{SegmentId, Storage, StorageError};
+use super::{Journal, JournalLimits};
+use crate::storage::{SegmentId, Storage};
 
 /// How recovery treats damage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,125 +81,6 @@ pub struct RecoverOptions {
     pub new_journal_id: u64,
     /// What to do about damage.
     pub mode: RecoveryMode,
-}
-
-/// Why recovery could not produce a journal.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum RecoverError<E> {
-    /// Storage failed while reading or repairing.
-    Storage(E),
-    /// The journal was written by a newer steadfast.
-    NewerVersion {
-        /// Version found on disk.
-        found: u16,
-        /// Highest version this build reads.
-        supported: u16,
-    },
-    /// More segments than the configured capacity.
-    TooManySegments {
-        /// The capacity (the `SEGMENTS` parameter).
-        capacity: usize,
-    },
-    /// The journal was created with a different number of lanes.
-    LanesMismatch {
-        /// Lanes in the journal.
-        journal: u16,
-        /// Lanes this producer was built with.
-        configured: usize,
-    },
-    /// Strict mode found damage; nothing was changed.
-    Damaged(RecoveryReport),
-}
-
-impl<E: StorageError> fmt::Display for RecoverError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RecoverError::Storage(e) => {
-                write!(f, "storage error during recovery: {e} ({})", e.kind())
-            }
-            RecoverError::NewerVersion { found, supported } => write!(
-                f,
-                "journal format version {found} is newer than this build reads ({supported}); upgrade steadfast"
-            ),
-            RecoverError::TooManySegments { capacity } => write!(
-                f,
-                "journal has more than {capacity} segments; raise the SEGMENTS capacity or the segment size"
-            ),
-            RecoverError::LanesMismatch { journal, configured } => write!(
-                f,
-                "journal was created with {journal} lanes but this producer has {configured}; use the same LANES"
-            ),
-            RecoverError::Damaged(report) => {
-                write!(f, "strict mode: journal is damaged, nothing changed:\n{report}")
-            }
-        }
-    }
-}
-
-impl<E: StorageError> core::error::Error for RecoverError<E> {}
-
-/// A repair recovery will make once the scan is accepted.
-#[derive(Clone, Copy, Debug)]
-enum Repair {
-    Truncate(SegmentId, u64),
-    Quarantine(SegmentId),
-    Remove(SegmentId),
-}
-
-/// Corrupt bytes that ran to the end of a sealed segment.
-#[derive(Clone, Copy)]
-struct OpenLoss {
-    segment: SegmentId,
-    offset: u64,
-    len: u64,
-    from: Seq,
-}
-
-impl OpenLoss {
-    fn damage(self, upto: Seq) -> Damage {
-        Damage::CorruptRegion {
-            segment: self.segment,
-            offset: self.offset,
-            len: self.len,
-            lost: SeqRange::new(self.from, upto),
-        }
-    }
-}
-
-struct Scan<const LANES: usize, const SEGS: usize> {
-    report: RecoveryReport,
-    segments: heapless::Vec<SegmentInfo<LANES>, SEGS>,
-    repairs: heapless::Vec<Repair, SEGS>,
-    marks: [Seq; LANES],
-    manifest: heapless::Vec<SegmentId, SEGS>,
-    manifest_segment: Option<SegmentId>,
-    removed: heapless::Vec<SegmentId, SEGS>,
-    /// Segments quarantined for their header.
-    set_aside: heapless::Vec<SetAside, SEGS>,
-    /// Damage running off the end of a segment, closed by the next header.
-    open_loss: Option<OpenLoss>,
-    last_seq: Seq,
-    last_crc: u32,
-    lanes_on_disk: Option<u16>,
-}
-
-fn storage<E>(e: E) -> RecoverError<E> {
-    RecoverError::Storage(e)
-}
-
-fn version_error<E>(e: HeaderError) -> Option<RecoverError<E>> {
-    match e {
-        HeaderError::Version(found) => Some(RecoverError::NewerVersion {
-            found,
-            supported: super::format::VERSION,
-        }),
-        _ => None,
-    }
-}
-
-fn storage_err<S: Storage>(e: S::Error) -> RecoverError<S::Error> {
-    storage(e)
 }
 
 /// Recovers the journal in `storage` (or starts a new one), using `cache`
@@ -369,32 +252,6 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
             newest: read.best,
         },
     ))
-}
-
-fn all_zero_or_empty(b: &[u8]) -> bool {
-    b.iter().all(|x| *x == 0)
-}
-
-/// True if segment `id` holds only zero bytes from `offset` to its end.
-fn zero_from<S: Storage>(
-    storage: &mut S,
-    cache: &mut [u8],
-    id: SegmentId,
-    mut offset: u64,
-) -> Result<bool, S::Error> {
-    if cache.is_empty() {
-        return Ok(false);
-    }
-    loop {
-        let n = storage.read(id, offset, cache)?;
-        if n == 0 {
-            return Ok(true);
-        }
-        if !cache.get(..n).is_some_and(all_zero_or_empty) {
-            return Ok(false);
-        }
-        offset += n as u64;
-    }
 }
 
 /// Step 4: segments the newest manifest expects must be there.

@@ -6,22 +6,11 @@
 //! no segment at all under a nonzero high-water mark lost everything up to
 //! it (the journal never deletes its newest segment).
 
-use super::{Repair, Scan};
+use super::state::{Repair, Scan, SetAside};
 use crate::journal::format::MetaSlot;
 use crate::journal::report::{Damage, SeqRange};
 use crate::message::Seq;
 use crate::storage::SegmentId;
-
-/// A segment recovery set aside, for the loss it leaves.
-#[derive(Clone, Copy)]
-pub(super) struct SetAside {
-    pub(super) segment: SegmentId,
-    /// The journal its header names, when it is intact but foreign.
-    pub(super) foreign: Option<u64>,
-    /// The seqs of the intact, chained frames from its start (first,
-    /// last), when there are any.
-    pub(super) first: Option<(Seq, Seq)>,
-}
 
 pub(super) fn set_aside<const LANES: usize, const SEGS: usize>(
     s: &mut Scan<LANES, SEGS>,

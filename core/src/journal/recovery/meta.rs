@@ -5,7 +5,7 @@
 //! journal id, the segments win: two copied meta slots must not make a
 //! segment full of valid frames look foreign.
 
-use super::{RecoverError, storage_err, version_error};
+use super::error::{RecoverError, storage_err, version_error};
 use crate::journal::format::{MetaSlot, SEGMENT_HEADER_LEN, SegmentHeader};
 use crate::storage::{META_SLOT_LEN, SegmentId, Storage};
 

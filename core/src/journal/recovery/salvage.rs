@@ -5,7 +5,8 @@
 //! header must not set aside thousands of intact entries. The first intact
 //! frame anchors a header rebuilt in memory.
 
-use super::{RecoverError, Scan, storage_err};
+use super::error::{RecoverError, storage_err};
+use super::state::Scan;
 use crate::journal::format::{SEGMENT_HEADER_LEN, SegmentHeader};
 use crate::journal::reader::{ChunkReader, Read};
 use crate::message::Seq;

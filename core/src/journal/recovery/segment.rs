@@ -2,7 +2,8 @@
 //! each entry means for the index (lane summaries, watermarks, manifests,
 //! dead letters, deletions).
 
-use super::{OpenLoss, RecoverError, Repair, Scan, storage_err, zero_from};
+use super::error::{RecoverError, storage_err};
+use super::state::{OpenLoss, Repair, Scan};
 use crate::journal::SegmentInfo;
 use crate::journal::entry::{
     DeadLetterEntry, Reader, decode_manifest, decode_resolve, decode_segment_removed, decode_watermarks,
@@ -220,5 +221,31 @@ pub(super) fn apply_entry<const LANES: usize, const SEGS: usize>(
             }
         }
         _ => {}
+    }
+}
+
+pub(super) fn all_zero_or_empty(b: &[u8]) -> bool {
+    b.iter().all(|x| *x == 0)
+}
+
+/// True if segment `id` holds only zero bytes from `offset` to its end.
+pub(super) fn zero_from<S: Storage>(
+    storage: &mut S,
+    cache: &mut [u8],
+    id: SegmentId,
+    mut offset: u64,
+) -> Result<bool, S::Error> {
+    if cache.is_empty() {
+        return Ok(false);
+    }
+    loop {
+        let n = storage.read(id, offset, cache)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        if !cache.get(..n).is_some_and(all_zero_or_empty) {
+            return Ok(false);
+        }
+        offset += n as u64;
     }
 }
