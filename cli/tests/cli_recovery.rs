@@ -252,6 +252,10 @@ fn any_flipped_header_byte_of_the_only_segment_keeps_all_300_lines() {
             .expect(2)
             .stderr_has(&["segment 1 has a damaged header; its frames are intact"]);
         if at == 20 {
+            // The dump reads the frames behind the damaged header too.
+            run_in(dir.path(), &["journal", "dump", "-j", "j"], b"")
+                .expect(0)
+                .stdout_has(&["bad segment header", "\"value\":\"1\"", "\"value\":\"300\""]);
             deliver(dir.path()).expect(0).stderr_has(&["confirmed     300"]);
             let values = delivered_values(&dir.path().join("out.jsonl"));
             assert_eq!(values.first().map(String::as_str), Some("1"));
