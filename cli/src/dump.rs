@@ -72,24 +72,26 @@ fn dump_segment(id: u64, file: &File, out: &mut dyn Write) -> std::io::Result<u6
     let mut bytes = Vec::new();
     (&*file).read_to_end(&mut bytes)?;
     let len = bytes.len() as u64;
-    let header = match SegmentHeader::decode(&bytes[..bytes.len().min(SEGMENT_HEADER_LEN)]) {
-        Ok(h) => h,
+    let mut damaged = 0;
+    match SegmentHeader::decode(&bytes[..bytes.len().min(SEGMENT_HEADER_LEN)]) {
+        Ok(header) => emit(
+            out,
+            &json!({
+                "segment": id, "offset": 0, "kind": "segment",
+                "journal": format!("{:016x}", header.journal), "prev_seq": header.prev_seq, "bytes": len,
+            }),
+        )?,
+        // The frames behind a damaged header check themselves (recovery
+        // salvages them): go on reading them.
         Err(e) => {
             emit(
                 out,
-                &json!({"segment": id, "offset": 0, "kind": "damaged", "error": format!("bad segment header: {e:?}")}),
+                &json!({"segment": id, "offset": 0, "kind": "damaged", "bytes": SEGMENT_HEADER_LEN,
+                        "error": format!("bad segment header: {e:?}")}),
             )?;
-            return Ok(1);
+            damaged += 1;
         }
-    };
-    emit(
-        out,
-        &json!({
-            "segment": id, "offset": 0, "kind": "segment",
-            "journal": format!("{:016x}", header.journal), "prev_seq": header.prev_seq, "bytes": len,
-        }),
-    )?;
-    let mut damaged = 0;
+    }
     let mut at = SEGMENT_HEADER_LEN;
     while at + FRAME_HEADER_LEN <= bytes.len() {
         if bytes[at..at + FRAME_HEADER_LEN].iter().all(|b| *b == 0) {

@@ -31,6 +31,10 @@ pub enum Exit {
     DeadLettered = 6,
     /// `steadfast demo` found a message missing (a bug: please report it).
     DemoFailed = 7,
+    /// Recovery found journaled messages it cannot deliver (segments lost,
+    /// truncated or damaged on disk); the rest was delivered. The message
+    /// names the sequence numbers.
+    Lost = 8,
     /// The journal's budget or its disk stayed full past `--wait-timeout`
     /// with nothing the tool could free: input from there on was not
     /// accepted. Nothing already journaled was lost.
@@ -57,10 +61,13 @@ Exit codes:
   5  journal I/O error (cannot open, read or write it; failed fsync)
   6  some messages were dead-lettered (see `steadfast dead-letters list`)
   7  demo: a message went missing
+  8  recovery reported lost messages (produce, deliver): journaled messages
+     were lost on disk (segments deleted, truncated or damaged) and cannot
+     be delivered; everything intact was delivered
   9  journal or disk full: the budget or the disk stayed full past
      --wait-timeout; input from the line named on stderr on was not
      accepted (nothing already journaled is lost)
-When several apply, the first of 5, 4, 1, 9, 2, 3, 6 is returned.";
+When several apply, the first of 5, 4, 1, 9, 2, 8, 3, 6 is returned.";
 
 /// Why a command failed. The message says what to do about it.
 #[derive(Debug)]
@@ -82,6 +89,8 @@ pub enum CliError {
     Undelivered(String),
     /// Messages were dead-lettered.
     DeadLettered(String),
+    /// Recovery reported lost messages.
+    Lost(String),
     /// The journal's budget or disk stayed full; input was not accepted.
     Full(String),
     /// The demo found missing messages.
@@ -99,6 +108,7 @@ impl CliError {
             CliError::Damaged(_) => Exit::Damaged,
             CliError::Undelivered(_) => Exit::Undelivered,
             CliError::DeadLettered(_) => Exit::DeadLettered,
+            CliError::Lost(_) => Exit::Lost,
             CliError::Full(_) => Exit::Full,
             CliError::Demo(_) => Exit::DemoFailed,
         }
@@ -112,10 +122,11 @@ impl CliError {
             Exit::Usage => 2,
             Exit::Full => 3,
             Exit::Damaged => 4,
-            Exit::Undelivered => 5,
-            Exit::DeadLettered => 6,
-            Exit::DemoFailed => 7,
-            Exit::Ok => 8,
+            Exit::Lost => 5,
+            Exit::Undelivered => 6,
+            Exit::DeadLettered => 7,
+            Exit::DemoFailed => 8,
+            Exit::Ok => 9,
         }
     }
 }
@@ -132,6 +143,7 @@ impl fmt::Display for CliError {
             | CliError::Undelivered(m)
             | CliError::DeadLettered(m)
             | CliError::Full(m)
+            | CliError::Lost(m)
             | CliError::Demo(m) => f.write_str(m),
         }
     }

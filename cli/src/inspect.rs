@@ -49,7 +49,11 @@ pub fn open(dir: &Path, strict: bool) -> Result<Opened, CliError> {
     check_dir(dir)?;
     let lock = shared_lock(dir)?;
     let config = Config {
-        strict,
+        recovery: if strict {
+            steadfast::RecoveryMode::Strict
+        } else {
+            steadfast::RecoveryMode::Salvage
+        },
         // Only used if there is no journal yet (`report.created`).
         journal_id: 1,
         ..Config::default()

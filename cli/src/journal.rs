@@ -279,10 +279,16 @@ fn damaged(dir: &Path, report: &RecoveryReport, extra: &[String]) -> CliError {
     for e in extra {
         text.push_str(&format!("\n  - {e}"));
     }
-    text.push_str(
+    let ending = if report.lost_entries() {
         "\nThe next start (steadfast produce / deliver) moves damaged segments to quarantine/, skips damaged \
-         bytes and delivers everything intact; the sequence numbers listed as lost cannot be recovered.",
-    );
+         bytes, delivers everything intact and exits with code 8; the sequence numbers listed as lost cannot be \
+         recovered."
+    } else {
+        "\nNo journaled message was lost: the next start (steadfast produce / deliver) keeps and delivers \
+         everything; a segment with a damaged header goes to quarantine/ once delivered, and the next meta \
+         write replaces damaged or foreign meta slots."
+    };
+    text.push_str(ending);
     CliError::Damaged(text)
 }
 
@@ -294,6 +300,16 @@ fn hint(d: &Damage) -> Option<&'static str> {
         Damage::MissingSegment { .. } => "a segment file was deleted or not copied",
         Damage::ForeignSegment { .. } => "a segment from another journal was copied into this directory",
         Damage::MetaDamaged => "meta-0 and meta-1 are both unreadable",
+        Damage::MetaSlotDamaged { .. } => {
+            "a flipped bit or a torn write in a 64-byte meta file; the next meta write replaces it"
+        }
+        Damage::MetaMismatch { .. } => "meta-0/meta-1 were copied from another journal's directory",
+        Damage::SegmentsGone { .. } => {
+            "every segment file was deleted, emptied or not copied; steadfast never deletes its newest segment"
+        }
+        Damage::HeaderSalvaged { .. } => {
+            "the 64-byte segment header is damaged; every frame behind it checks out and chains, so nothing is lost"
+        }
         _ => return None,
     })
 }

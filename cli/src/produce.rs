@@ -375,6 +375,9 @@ fn session(
             dir.display()
         )));
     }
+    if report.lost_entries() {
+        problems.push(lost_messages(dir, &report));
+    }
     if stats.dead_lettered > 0 {
         let list = dead.lock().unwrap_or_else(PoisonError::into_inner);
         let mut text = format!(
@@ -428,6 +431,25 @@ fn fit_to_budget(budget: u64, default: usize, quiet: bool) -> Result<usize, CliE
         ));
     }
     Ok(fits)
+}
+
+/// Exit code 8: what recovery could not keep, by sequence number.
+fn lost_messages(dir: &Path, report: &steadfast::RecoveryReport) -> CliError {
+    let mut text = format!(
+        "recovery of journal {} lost journaled messages; they cannot be delivered (everything intact was):",
+        dir.display()
+    );
+    for d in report.damage.iter().filter(|d| d.loses_entries()) {
+        text.push_str(&format!("\n  - {d}"));
+    }
+    if report.more_damage > 0 {
+        text.push_str(&format!("\n  … and {} more damage items", report.more_damage));
+    }
+    text.push_str(
+        "\n  the ids are <journal id>-<seq>: a consumer can tell which never arrived; see docs/cli.md \
+         (\"When recovery reports loss\")",
+    );
+    CliError::Lost(text)
 }
 
 /// The most serious problem, printing the others.

@@ -144,7 +144,7 @@ pub use delivery::{
     Config, Delivery, EntryView, JournalError, MAX_BATCH, OpenError, OpenFailed, Producer, SendError,
     SendErrorKind, Stats, SyncPolicy, Transmit,
 };
-pub use journal::recovery::RecoverError;
+pub use journal::recovery::{RecoverError, RecoveryMode};
 pub use journal::report::{Damage, RecoveryReport, SeqRange, TornTail};
 pub use message::{
     CodecError, Header, InvalidMessage, MAX_HEADER_NAME_LEN, MAX_HEADERS, MAX_TOPIC_LEN, MESSAGE_ID_HEADER,

@@ -2,8 +2,10 @@
 //! damaged: a clear report or error, never a panic.
 #![allow(clippy::unwrap_used)]
 
+use steadfast_core::journal::format::MetaSlot;
+use steadfast_core::testing::ScriptedTransport;
 use steadfast_core::testing::{MemStorage, TestProducer, open_mem};
-use steadfast_core::{Config, Damage, Message, OpenError, RecoverError, SyncPolicy};
+use steadfast_core::{Config, Damage, Message, OpenError, RecoverError, SeqRange, SyncPolicy};
 
 fn config() -> Config {
     Config {
@@ -39,7 +41,7 @@ fn garbage_segments_are_quarantined_and_reported() {
     s.put_segment(1, (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect());
     let (_, report) = open_mem(s, config(), 0);
     assert!(
-        matches!(report.damage[..], [Damage::BadSegmentHeader { segment: 1 }]),
+        matches!(report.damage[..], [Damage::BadSegmentHeader { segment: 1, .. }]),
         "{report}"
     );
     assert_eq!(report.quarantined, 1);
@@ -64,7 +66,7 @@ fn an_all_zero_last_segment_is_removed_but_zeros_before_data_are_damage() {
     let last = *s.segment_ids().last().unwrap();
     s.put_segment(last + 1, vec![0u8; 100_000]);
     let strict = Config {
-        strict: true,
+        recovery: steadfast_core::RecoveryMode::Strict,
         ..config()
     };
     let (_, report) = open_mem(s.clone(), strict, 0);
@@ -74,7 +76,7 @@ fn an_all_zero_last_segment_is_removed_but_zeros_before_data_are_damage() {
     s.segment_bytes(last + 1).unwrap()[70_000] = 1;
     let (_, report) = open_mem(s, config(), 0);
     assert!(
-        matches!(report.damage[..], [Damage::BadSegmentHeader { segment }] if segment == last + 1),
+        matches!(report.damage[..], [Damage::BadSegmentHeader { segment, lost: None }] if segment == last + 1),
         "{report}"
     );
 }
@@ -146,7 +148,8 @@ fn a_segment_from_another_journal_is_quarantined() {
             d,
             Damage::ForeignSegment {
                 segment: 50,
-                journal: 77
+                journal: 77,
+                lost: None
             }
         )),
         "{report}"
@@ -194,7 +197,7 @@ fn strict_mode_refuses_a_damaged_journal_and_changes_nothing() {
     let err = open_err(
         s,
         Config {
-            strict: true,
+            recovery: steadfast_core::RecoveryMode::Strict,
             ..config()
         },
     );
@@ -218,4 +221,248 @@ fn a_restart_never_reuses_an_id_that_left_the_machine() {
     let (mut p2, _) = open_mem(crashed, config(), 0);
     let b = p2.send(0, Message::new("t", b"b")).unwrap();
     assert!(b > a, "id {a} could be reused as {b}");
+}
+
+/// The high-water mark the meta slots hold.
+fn durable_seq(s: &mut MemStorage) -> u64 {
+    (0..2)
+        .filter_map(|i| s.meta_slot(i).and_then(|b| MetaSlot::decode(&b).ok()))
+        .max_by_key(|m| m.generation)
+        .map(|m| m.durable_seq)
+        .unwrap()
+}
+
+#[test]
+fn losing_every_segment_is_reported_against_the_high_water_mark() {
+    // One segment emptied, one segment deleted, several deleted.
+    for (n, how) in [(20, "truncate"), (20, "delete"), (100, "delete")] {
+        let mut s = with_messages(n);
+        let hwm = durable_seq(&mut s);
+        assert!(hwm >= u64::from(n), "{hwm}");
+        let ids = s.segment_ids();
+        assert_eq!(ids.len() == 1, n == 20, "{ids:?}");
+        for id in ids {
+            match how {
+                "truncate" => s.segment_bytes(id).unwrap().clear(),
+                _ => s.delete_segment(id),
+            }
+        }
+        let (_, report) = open_mem(s, config(), 0);
+        assert!(report.lost_entries(), "{how} {n}: {report}");
+        assert!(
+            report.damage.iter().any(|d| matches!(
+                d,
+                Damage::SegmentsGone { lost, .. } if *lost == SeqRange { first: 1, last: hwm }
+            )),
+            "{how} {n}: {report}"
+        );
+        assert!(!report.created, "{report}");
+        assert!(report.to_string().contains("no segment is left"), "{report}");
+    }
+}
+
+#[test]
+fn segments_deleted_after_delivery_are_not_a_loss() {
+    let (mut p, _) = open_mem(MemStorage::new(), config(), 0);
+    for i in 0..100u32 {
+        p.send(0, Message::new("t", &[i as u8; 100])).unwrap();
+    }
+    p.sync(0).unwrap();
+    let mut t = ScriptedTransport::accept_all();
+    steadfast_core::testing::drive(&mut p, &mut t, 0, 2_000);
+    assert_eq!(p.stats().pending, 0);
+    let s = p.storage().crash(false);
+    assert!(s.segment_ids().len() < 3, "{:?}", s.segment_ids());
+    let (_, report) = open_mem(s, config(), 0);
+    assert!(report.is_clean() && !report.lost_entries(), "{report}");
+    assert_eq!(report.pending, 0);
+}
+
+#[test]
+fn a_flipped_header_byte_keeps_every_chained_frame() {
+    let base = with_messages(100);
+    let ids = base.segment_ids();
+    assert!(ids.len() >= 3, "{ids:?}");
+    let (_, clean) = open_mem(base.clone(), config(), 0);
+    assert_eq!(clean.pending, 100);
+    // The first, a middle and the last segment; every header byte.
+    for &id in &[ids[0], ids[1], *ids.last().unwrap()] {
+        for at in 0..64 {
+            let mut s = base.clone();
+            s.segment_bytes(id).unwrap()[at] ^= 0x10;
+            let (_, report) = open_mem(s, config(), 0);
+            assert!(
+                matches!(report.damage[..], [Damage::HeaderSalvaged { segment }] if segment == id),
+                "segment {id} byte {at}: {report}"
+            );
+            assert!(!report.lost_entries(), "segment {id} byte {at}: {report}");
+            assert_eq!(report.pending, 100, "segment {id} byte {at}: {report}");
+            assert_eq!(report.quarantined, 0, "segment {id} byte {at}: {report}");
+        }
+    }
+}
+
+#[test]
+fn a_damaged_header_and_first_frame_keep_the_frames_after_them() {
+    let mut s = with_messages(100);
+    let ids = s.segment_ids();
+    let bytes = s.segment_bytes(ids[1]).unwrap();
+    bytes[0] ^= 1; // header
+    bytes[64 + 8] ^= 1; // the first frame (the segment's manifest)
+    let (_, report) = open_mem(s, config(), 0);
+    assert!(
+        matches!(report.damage[..], [
+            Damage::HeaderSalvaged { segment },
+            Damage::CorruptRegion { segment: c, offset: 64, lost: Some(l), .. },
+        ] if segment == ids[1] && c == ids[1] && l.first == l.last),
+        "{report}"
+    );
+    assert_eq!(report.pending, 100, "only the manifest was lost: {report}");
+}
+
+#[test]
+fn a_damaged_header_with_nothing_behind_it_reports_what_it_held() {
+    let mut s = with_messages(100);
+    let ids = s.segment_ids();
+    let bytes = s.segment_bytes(ids[1]).unwrap();
+    bytes[0] ^= 1; // header
+    for b in &mut bytes[64..] {
+        *b ^= 0x5a; // every frame
+    }
+    let (_, report) = open_mem(s, config(), 0);
+    let lost = report.damage.iter().find_map(|d| match d {
+        Damage::BadSegmentHeader { segment, lost } if *segment == ids[1] => Some(*lost),
+        _ => None,
+    });
+    let lost = lost.flatten().unwrap_or_else(|| panic!("{report}"));
+    assert!(report.lost_entries());
+    assert_eq!(report.quarantined, 1);
+    // Exactly the segment's entries: its manifest and its messages.
+    let kept = 100 - report.pending;
+    assert_eq!(lost.last - lost.first + 1, kept + 1, "{report}");
+}
+
+#[test]
+fn meta_slots_of_another_journal_do_not_outvote_the_segments() {
+    let mut s = with_messages(100);
+    let mut other = with_messages_in(77, 5);
+    for slot in 0..2 {
+        *s.meta_slot(slot) = *other.meta_slot(slot);
+    }
+    let (mut p, report) = open_mem(s, config(), 0);
+    assert_eq!(report.journal, 9, "{report}");
+    assert_eq!(report.quarantined, 0, "{report}");
+    assert_eq!(report.pending, 100, "{report}");
+    assert!(
+        report
+            .damage
+            .iter()
+            .any(|d| matches!(d, Damage::MetaMismatch { meta: 77, journal: 9 })),
+        "{report}"
+    );
+    assert!(!report.lost_entries(), "{report}");
+    // The next meta write names the right journal again.
+    p.send(0, Message::new("t", b"after")).unwrap();
+    p.sync(0).unwrap();
+    p.handle_timeout(10_000).unwrap();
+    let (_, again) = open_mem(p.storage().crash(false), config(), 0);
+    assert!(again.is_clean(), "{again}");
+    assert_eq!(again.pending, 101, "{again}");
+}
+
+#[test]
+fn one_damaged_meta_slot_is_reported() {
+    // Two meta writes: both slots hold a high-water mark.
+    let (mut p, _) = open_mem(MemStorage::new(), config(), 0);
+    for (i, now) in [(0u8, 0), (1, 5_000)] {
+        p.send(now, Message::new("t", &[i; 100])).unwrap();
+        p.sync(now).unwrap();
+        p.handle_timeout(now + 4_000).unwrap();
+    }
+    let mut base = p.storage().crash(false);
+    assert!(base.meta_slot(0).is_some() && base.meta_slot(1).is_some());
+    for slot in 0..2 {
+        let mut s = base.clone();
+        let bytes = s.meta_slot(slot).as_mut().unwrap();
+        bytes[33] ^= 4;
+        let (_, report) = open_mem(s.clone(), config(), 0);
+        assert!(
+            matches!(report.damage[..], [Damage::MetaSlotDamaged { slot: x }] if usize::from(x) == slot),
+            "{report}"
+        );
+        assert!(!report.lost_entries(), "{report}");
+        assert_eq!(report.pending, 2);
+        assert!(
+            report.to_string().contains(&format!("meta-{slot} is damaged")),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn recovery_never_panics_on_random_header_and_meta_bytes() {
+    let base = with_messages(100);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..300 {
+        let mut s = base.clone();
+        let ids = s.segment_ids();
+        for _ in 0..(next() % 6 + 1) {
+            let id = ids[(next() % ids.len() as u64) as usize];
+            let bytes = s.segment_bytes(id).unwrap();
+            let at = (next() % 200) as usize % bytes.len();
+            bytes[at] = next() as u8;
+        }
+        if next() % 3 == 0 {
+            let slot = (next() % 2) as usize;
+            if let Some(b) = s.meta_slot(slot).as_mut() {
+                b[(next() % 64) as usize] = next() as u8;
+            }
+        }
+        let buf = vec![0u8; TestProducer::buffer_len(&config())];
+        let _ = TestProducer::open(s, buf, config(), 0);
+    }
+}
+
+fn with_messages_in(journal_id: u64, n: u32) -> MemStorage {
+    let config = Config {
+        journal_id,
+        ..config()
+    };
+    let (mut p, _) = open_mem(MemStorage::new(), config, 0);
+    for i in 0..n {
+        p.send(0, Message::new("t", &[i as u8; 100])).unwrap();
+    }
+    p.sync(0).unwrap();
+    p.handle_timeout(5_000).unwrap();
+    p.storage().crash(false)
+}
+
+#[test]
+fn a_damaged_header_with_no_other_source_of_the_journal_id_is_set_aside_as_loss() {
+    // Messages synced, but no meta slot written yet and one segment: the
+    // damaged header's own id field is all that names the journal.
+    let (mut p, _) = open_mem(MemStorage::new(), config(), 0);
+    for i in 0..5u8 {
+        p.send(0, Message::new("t", &[i; 10])).unwrap();
+    }
+    p.sync(0).unwrap();
+    let mut s = p.storage().crash(false);
+    *s.meta_slot(0) = None;
+    *s.meta_slot(1) = None;
+    s.segment_bytes(1).unwrap()[20] ^= 1; // the journal id
+    let (_, report) = open_mem(s, config(), 0);
+    let lost = report.damage.iter().find_map(|d| match d {
+        Damage::BadSegmentHeader { segment: 1, lost } => Some(*lost),
+        _ => None,
+    });
+    let lost = lost.flatten().unwrap_or_else(|| panic!("{report}"));
+    // The manifest and the five messages.
+    assert_eq!(lost, SeqRange { first: 1, last: 6 }, "{report}");
+    assert!(report.lost_entries(), "{report}");
 }

@@ -194,7 +194,7 @@ pub use producer::{
 };
 pub use steadfast_core::{
     self as core, Config, Delivery, Failure, FailureClass, InvalidMessage, MAX_HEADER_NAME_LEN,
-    MAX_TOPIC_LEN, MessageId, RecoveryReport, RetryPolicy, SyncPolicy,
+    MAX_TOPIC_LEN, MessageId, RecoveryMode, RecoveryReport, RetryPolicy, SyncPolicy,
 };
 /// The network transports (`steadfast-transports`): `transports::rest`
 /// with feature `rest`, `transports::kafka` with feature `kafka`.

@@ -209,10 +209,13 @@ fn stray_files_are_ignored_and_a_bogus_segment_is_quarantined() {
     p.close(Duration::from_secs(1)).unwrap();
     assert_eq!(report.quarantined, 1, "{report}");
     assert!(
-        report
-            .damage
-            .iter()
-            .any(|d| matches!(d, Damage::BadSegmentHeader { segment: 99 })),
+        report.damage.iter().any(|d| matches!(
+            d,
+            Damage::BadSegmentHeader {
+                segment: 99,
+                lost: None
+            }
+        )),
         "{report}"
     );
     let names: Vec<_> = strays
@@ -259,7 +262,7 @@ fn strict_mode_refuses_a_damaged_journal_and_changes_nothing() {
     let before = common::segments(&journal);
     let failed = Producer::builder(&journal)
         .config(config())
-        .strict(true)
+        .recovery(steadfast::RecoveryMode::Strict)
         .spawn(HoldTransport::default())
         .unwrap_err();
     let report = failed.error.damage_report().unwrap();

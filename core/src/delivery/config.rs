@@ -1,5 +1,6 @@
 //! Producer configuration and durability levels.
 
+use crate::journal::recovery::RecoveryMode;
 use crate::retry::RetryPolicy;
 use crate::transport::Millis;
 
@@ -65,8 +66,9 @@ pub struct Config {
     pub unknown_topic_wait: Millis,
     /// Seed of the retry jitter.
     pub jitter_seed: u64,
-    /// Refuse to start on a damaged journal instead of quarantining.
-    pub strict: bool,
+    /// What recovery does about damage: salvage what is intact and report
+    /// the rest (the default), or refuse to start.
+    pub recovery: RecoveryMode,
 }
 
 /// Most records one batch can hold.
@@ -88,7 +90,7 @@ impl Default for Config {
             unknown_topic_wait: 60_000,
 
             jitter_seed: 0,
-            strict: false,
+            recovery: RecoveryMode::Salvage,
         }
     }
 }

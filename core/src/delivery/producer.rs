@@ -286,7 +286,7 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         };
         let options = RecoverOptions {
             new_journal_id: config.journal_id,
-            strict: config.strict,
+            mode: config.recovery,
         };
         let (write, spare, cache) = areas(buf.as_mut(), config.max_entry, manifest_len);
         let (mut journal, report) = match recover::<S, LANES, SEGMENTS>(storage, cache, options, limits) {

@@ -5,6 +5,11 @@
 //! are derived from each other so a field cannot silently overlap another.
 //! Every `crc32c` below is CRC-32C, computed by [`checksum`](super::checksum).
 //!
+//! Frames check themselves (their seq and the chain link them to their
+//! predecessor), so recovery can read them behind a damaged segment header.
+//! The newest segment is never deleted: with a nonzero durable seq in the
+//! meta slot, a journal with no segment at all lost them (see recovery).
+//!
 //! ```text
 //! Segment file
 //! +--------------------+------------+------------+-----+

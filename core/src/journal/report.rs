@@ -84,16 +84,72 @@ pub enum Damage {
         segment: SegmentId,
         /// The journal it claims to belong to.
         journal: u64,
+        /// Entries of this journal missing where it sits, when known.
+        lost: Option<SeqRange>,
     },
-    /// A segment's header is damaged or is not a steadfast header; it was
-    /// quarantined.
+    /// A segment's header is damaged or is not a steadfast header, and no
+    /// chained frame behind it could be salvaged; it was quarantined.
     BadSegmentHeader {
+        /// Its id.
+        segment: SegmentId,
+        /// Entries missing where it sits, when known.
+        lost: Option<SeqRange>,
+    },
+    /// A segment's header is damaged, but the frames behind it are intact
+    /// and chain to the segment before: they were kept.
+    HeaderSalvaged {
         /// Its id.
         segment: SegmentId,
     },
     /// Both meta slots are damaged: truncation at an entry boundary cannot
     /// be checked this time.
     MetaDamaged,
+    /// One meta slot is damaged; the other one was used.
+    MetaSlotDamaged {
+        /// The damaged slot (0 or 1).
+        slot: u8,
+    },
+    /// The meta slots name another journal than the segments' headers do:
+    /// the segments were trusted, the meta's high-water mark ignored.
+    MetaMismatch {
+        /// The journal the meta names.
+        meta: u64,
+        /// The journal the segments belong to.
+        journal: u64,
+    },
+    /// No segment is left, but the high-water mark says entries were
+    /// synced: the journal never deletes its newest segment, so they were
+    /// lost, not deleted.
+    SegmentsGone {
+        /// The segment the high-water mark names.
+        segment: SegmentId,
+        /// The synced seqs: every one not yet confirmed is lost.
+        lost: SeqRange,
+    },
+}
+
+impl Damage {
+    /// The entries this damage lost, when known.
+    pub fn lost(&self) -> Option<SeqRange> {
+        match *self {
+            Damage::CorruptRegion { lost, .. }
+            | Damage::BrokenChain { lost, .. }
+            | Damage::MissingSegment { lost, .. }
+            | Damage::ForeignSegment { lost, .. }
+            | Damage::BadSegmentHeader { lost, .. } => lost,
+            Damage::Truncated { lost } | Damage::SegmentsGone { lost, .. } => Some(lost),
+            Damage::HeaderSalvaged { .. }
+            | Damage::MetaDamaged
+            | Damage::MetaSlotDamaged { .. }
+            | Damage::MetaMismatch { .. } => None,
+        }
+    }
+
+    /// True if entries (messages among them) may have been lost: a range is
+    /// known, or a segment the journal needed is gone without one.
+    pub fn loses_entries(&self) -> bool {
+        self.lost().is_some() || matches!(self, Damage::MissingSegment { .. })
+    }
 }
 
 impl fmt::Display for Damage {
@@ -134,19 +190,46 @@ impl fmt::Display for Damage {
                 write!(f, "segment {segment} is missing")?;
                 lost(f, l)
             }
-            Damage::ForeignSegment { segment, journal } => write!(
-                f,
-                "segment {segment} belongs to another journal ({journal:016x}); quarantined"
-            ),
-            Damage::BadSegmentHeader { segment } => {
+            Damage::ForeignSegment {
+                segment,
+                journal,
+                lost: l,
+            } => {
                 write!(
                     f,
-                    "segment {segment} has a damaged or foreign header; quarantined"
-                )
+                    "segment {segment} belongs to another journal ({journal:016x}); quarantined"
+                )?;
+                lost(f, l)
             }
+            Damage::BadSegmentHeader { segment, lost: l } => {
+                write!(
+                    f,
+                    "segment {segment} has a damaged or foreign header and no intact frame behind it; quarantined"
+                )?;
+                lost(f, l)
+            }
+            Damage::HeaderSalvaged { segment } => write!(
+                f,
+                "segment {segment} has a damaged header; its frames are intact and chained, and were kept"
+            ),
             Damage::MetaDamaged => {
                 f.write_str("both high-water-mark slots are damaged; truncation could not be checked")
             }
+            Damage::MetaSlotDamaged { slot } => write!(
+                f,
+                "high-water-mark slot meta-{slot} is damaged; the other slot was used"
+            ),
+            Damage::MetaMismatch { meta, journal } => write!(
+                f,
+                "the high-water-mark slots belong to journal {meta:016x}, the segments to {journal:016x}; \
+                 the segments were trusted and the slots' high-water mark ignored"
+            ),
+            Damage::SegmentsGone { segment, lost } => write!(
+                f,
+                "no segment is left, but the high-water mark says entries up to seq {} were synced (in segment \
+                 {segment}); lost: every unconfirmed message among {lost}",
+                lost.last
+            ),
         }
     }
 }
@@ -197,6 +280,14 @@ impl RecoveryReport {
     /// True when nothing was lost or quarantined (a cut torn tail is normal).
     pub fn is_clean(&self) -> bool {
         self.damage.is_empty() && self.more_damage == 0
+    }
+
+    /// True if recovery lost entries that were synced (messages among
+    /// them): damage with lost sequence numbers, or more damage than the
+    /// report could list. Damage that kept everything (a salvaged header, a
+    /// damaged meta slot) is not a loss.
+    pub fn lost_entries(&self) -> bool {
+        self.more_damage > 0 || self.damage.iter().any(Damage::loses_entries)
     }
 
     pub(crate) fn push(&mut self, damage: Damage) {

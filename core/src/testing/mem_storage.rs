@@ -110,6 +110,12 @@ impl MemStorage {
         );
     }
 
+    /// Raw meta slot 0 or 1 (`None`: never written), for tests that damage
+    /// or copy it.
+    pub fn meta_slot(&mut self, slot: usize) -> &mut Option<[u8; META_SLOT_LEN]> {
+        &mut self.meta[slot % 2]
+    }
+
     /// Bytes stored across segments.
     pub fn total_bytes(&self) -> usize {
         self.files.values().map(|f| f.data.len()).sum()

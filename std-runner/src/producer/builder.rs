@@ -102,7 +102,7 @@ impl<S> Builder<S> {
     }
 
     /// Replaces the whole core configuration (retry policy, batch sizes,
-    /// segment size, budget, sync level, strict recovery). A `journal_id`
+    /// segment size, budget, sync level, recovery mode). A `journal_id`
     /// of 0 means "draw a random one" for a new journal.
     #[must_use]
     pub fn config(mut self, config: Config) -> Self {
@@ -151,11 +151,16 @@ impl<S> Builder<S> {
         self
     }
 
-    /// Refuse to start on a damaged journal (changing nothing) instead of
-    /// quarantining the damage and delivering the rest.
+    /// What recovery does about a damaged journal: [`RecoveryMode::Salvage`]
+    /// (the default) keeps everything intact, sets the damage aside and
+    /// reports exactly what was lost; [`RecoveryMode::Strict`] refuses to
+    /// start, changing nothing.
+    ///
+    /// [`RecoveryMode::Salvage`]: steadfast_core::RecoveryMode::Salvage
+    /// [`RecoveryMode::Strict`]: steadfast_core::RecoveryMode::Strict
     #[must_use]
-    pub fn strict(mut self, strict: bool) -> Self {
-        self.config.strict = strict;
+    pub fn recovery(mut self, mode: steadfast_core::RecoveryMode) -> Self {
+        self.config.recovery = mode;
         self
     }
 

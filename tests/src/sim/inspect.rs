@@ -53,6 +53,16 @@ pub struct SegView {
 }
 
 impl SegView {
+    /// Whether recovery reads this segment: its header is intact, or the
+    /// frame right behind it is (a salvageable header).
+    pub fn readable(&self) -> bool {
+        self.header.is_some()
+            || self
+                .frames
+                .first()
+                .is_some_and(|f| f.offset == SEGMENT_HEADER_LEN)
+    }
+
     /// The frame containing byte `at`, if any.
     pub fn frame_at(&self, at: usize) -> Option<&FrameLoc> {
         self.frames.iter().find(|f| f.offset <= at && at < f.end)
@@ -123,14 +133,15 @@ pub const MAX_FRAME: usize = 1024;
 
 /// Parses a segment's bytes. Like recovery, a bad frame is skipped by
 /// searching forward (8-byte steps) for the next valid frame with a higher
-/// seq: this is what any recovery could keep.
+/// seq: this is what any recovery could keep. Frames check themselves, so
+/// they are read behind a damaged header too (recovery salvages them).
 pub fn parse_segment(data: &[u8]) -> SegView {
     let header = data
         .get(..SEGMENT_HEADER_LEN)
         .and_then(|h| SegmentHeader::decode(h).ok());
     let mut frames: Vec<FrameLoc> = Vec::new();
     let mut at = SEGMENT_HEADER_LEN;
-    while header.is_some() && at + FRAME_HEADER_LEN <= data.len() {
+    while at + FRAME_HEADER_LEN <= data.len() {
         let last = frames.last().map_or(0, |f| f.seq);
         match frame_at(data, at) {
             Some(f) if f.seq > last => {

@@ -64,9 +64,11 @@ fn touches(d: &Damage, e: &Injected) -> bool {
                 || any_lost(lost)
                 || e.hits.iter().any(|h| h.removed == Some(*segment) || h.manifest)
         }
-        Damage::ForeignSegment { segment, .. } | Damage::BadSegmentHeader { segment } => {
-            *segment == e.segment
+        Damage::ForeignSegment { segment, lost, .. } | Damage::BadSegmentHeader { segment, lost } => {
+            *segment == e.segment || any_lost(lost)
         }
+        Damage::HeaderSalvaged { segment } => *segment == e.segment && e.header,
+        Damage::SegmentsGone { lost, .. } => any_lost(&Some(*lost)),
         _ => false,
     }
 }
@@ -95,7 +97,7 @@ pub(super) fn same_place(a: &Damage, b: &Damage) -> bool {
         // A segment quarantined (or found missing) before is missing again
         // when the manifest that no longer listed it is destroyed.
         (
-            Damage::BadSegmentHeader { segment }
+            Damage::BadSegmentHeader { segment, .. }
             | Damage::ForeignSegment { segment, .. }
             | Damage::MissingSegment { segment, .. },
             Damage::MissingSegment { segment: s, .. },
@@ -110,7 +112,10 @@ fn names(d: &Damage, seq: u64, segment: u64) -> bool {
         Damage::CorruptRegion { lost, .. } | Damage::BrokenChain { lost, .. } => contains(lost, seq),
         Damage::Truncated { lost } => contains(&Some(*lost), seq),
         Damage::MissingSegment { segment: s, lost } => *s == segment || contains(lost, seq),
-        Damage::ForeignSegment { segment: s, .. } | Damage::BadSegmentHeader { segment: s } => *s == segment,
+        Damage::ForeignSegment { segment: s, lost, .. } | Damage::BadSegmentHeader { segment: s, lost } => {
+            *s == segment || contains(lost, seq)
+        }
+        Damage::SegmentsGone { lost, .. } => contains(&Some(*lost), seq),
         _ => false,
     }
 }
@@ -278,7 +283,7 @@ impl World {
                 .files
                 .iter()
                 .rev()
-                .find(|(_, f)| inspect::parse_segment(&f.data).header.is_some())
+                .find(|(_, f)| inspect::parse_segment(&f.data).readable())
                 .map(|(id, _)| *id);
             // A truncated segment whose next scanned segment is not the one
             // right after it (deleted on purpose, or quarantined now) has
@@ -286,7 +291,7 @@ impl World {
             let valid: Vec<u64> = d
                 .files
                 .iter()
-                .filter(|(_, f)| inspect::parse_segment(&f.data).header.is_some())
+                .filter(|(_, f)| inspect::parse_segment(&f.data).readable())
                 .map(|(id, _)| *id)
                 .collect();
             for e in &mut self.injected {
@@ -415,10 +420,11 @@ impl World {
                 ));
             }
         }
-        // Every injury reported (past the high-water mark of the last
-        // segment, only a torn tail can show it; across a deleted successor,
-        // nothing can).
-        let past_hwm = |e: &Injected, seq: u64| Some(e.segment) == last_before && seq > hwm;
+        // Every injury reported (past the high-water mark at the end of the
+        // log — in the last segment, or in one after it that a power loss
+        // erased since — only a torn tail can show it; across a deleted
+        // successor, nothing can).
+        let past_hwm = |e: &Injected, seq: u64| last_before.is_none_or(|l| e.segment >= l) && seq > hwm;
         for e in &self.injected {
             if e.report_lost || full || report.damage.iter().any(|d| touches(d, e)) {
                 continue;

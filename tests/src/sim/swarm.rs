@@ -86,7 +86,7 @@ pub fn config(seed: u64) -> Config {
         confirm_interval: r.pick(&[0, 10, 50, 300]),
         unknown_topic_wait: r.pick(&[0, 500, 5_000]),
         jitter_seed: r.next_u64(),
-        strict: false,
+        recovery: steadfast_core::RecoveryMode::Salvage,
     }
 }
 
