@@ -4,8 +4,8 @@
 
 use steadfast_core::testing::{MemStorage, TestProducer, open_mem};
 use steadfast_core::{
-    Config, Delivery, Failure, FailureClass, Message, OpenError, Outcome, RetryPolicy, SendErrorKind, Storage,
-    StorageErrorKind, SyncPolicy,
+    Config, Delivery, Failure, FailureClass, Message, OpenError, Outcome, RetryPolicy, SendErrorKind,
+    Storage, StorageErrorKind, SyncPolicy,
 };
 
 fn config() -> Config {

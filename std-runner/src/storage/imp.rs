@@ -288,7 +288,11 @@ impl Storage for FileStorage {
                     FileError::io(FileOp::WriteMeta, path.clone(), e).with_kind(StorageErrorKind::Io)
                 })
             });
-        let short = result.is_err() && file.file().metadata().is_ok_and(|m| m.len() < META_SLOT_LEN as u64);
+        let short = result.is_err()
+            && file
+                .file()
+                .metadata()
+                .is_ok_and(|m| m.len() < META_SLOT_LEN as u64);
         if let Err(e) = &result
             && steadfast_core::StorageError::kind(e) == StorageErrorKind::Io
         {
