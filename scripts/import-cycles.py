@@ -163,6 +163,9 @@ class Crate:
         except OSError:
             return
         text = strip(text)
+        # `pub(in crate::a)` restricts who sees an item; it names an
+        # ancestor module without depending on it.
+        text = re.sub(r"\bpub\s*\(\s*in\s+[^)]*\)", lambda v: "pub(" + " " * (len(v.group(0)) - 5) + ")", text)
         self.files[file] = []
         base = os.path.dirname(file) if is_dir_owner else os.path.splitext(file)[0]
         # Walk the file, tracking inline modules by brace depth.
@@ -462,6 +465,17 @@ def self_test():
                          "a.rs": "use super::b::{self};\nfn f() { b::g(); }\npub fn h() {}\n",
                          "b.rs": "pub fn g() { super::a::h(); }\n"},
          [["src/a.rs", "src/b.rs"]]),
+        # `pub(in crate::p)` in a child is visibility, not a use of the parent.
+        ("visibility path", {"lib.rs": "mod p;\n",
+                             "p/mod.rs": "mod c;\nuse c::C;\npub struct P(C);\n",
+                             "p/c.rs": "pub(in crate::p) struct C;\n"},
+         []),
+        # A `crate::a::b` path through a module directory to a nested file.
+        ("nested crate path", {"lib.rs": "mod a;\nmod d;\n",
+                               "a/mod.rs": "pub mod b;\n",
+                               "a/b.rs": "pub fn f() { crate::d::g(); }\n",
+                               "d.rs": "pub fn g() {}\nfn h() { crate::a::b::f(); }\n"},
+         [["src/a/b.rs", "src/d.rs"]]),
     ]
     failed = 0
     for name, files, expected in cases:

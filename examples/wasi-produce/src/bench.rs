@@ -26,7 +26,7 @@ use steadfast::core::{Millis, Outcome, OutgoingRecord, Seq, Transport};
 use steadfast::{Config, OwnedMessage, clock};
 
 use crate::args::Bench;
-use crate::open;
+use crate::open::open;
 
 /// Longest the drain after a measurement may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(120);

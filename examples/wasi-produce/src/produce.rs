@@ -22,7 +22,7 @@ use std::time::Duration;
 use steadfast::{OwnedMessage, Producer, clock};
 
 use crate::args::Produce;
-use crate::{Notes, open};
+use crate::open::{Notes, open};
 
 /// Longest one `poll` waits while draining (retry backoffs are shorter or
 /// end the wait early).

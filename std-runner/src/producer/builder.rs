@@ -1,5 +1,6 @@
 //! [`Builder`]: configuring and opening a [`Producer`], in either driver
-//! mode.
+//! mode, and the constructors on `Producer` that start one
+//! ([`Producer::builder`], [`Producer::with_storage`]).
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
@@ -13,7 +14,26 @@ use super::error::{OpenError, OpenFailed};
 use super::state::{Core, Shared, State};
 use super::transport_side::{DeliveryFn, Driver};
 use crate::clock;
-use crate::storage::{BALLAST_LEN, FileError, FileStorage, OpenStorageError, RunnerStorage};
+use crate::storage::{FILES_OUTSIDE_SEGMENTS, FileError, FileStorage, OpenStorageError, RunnerStorage};
+
+impl Producer {
+    /// Starts configuring a producer whose journal lives in `dir` (created
+    /// 0700 if missing).
+    pub fn builder(dir: impl Into<std::path::PathBuf>) -> Builder {
+        Builder::new(dir.into())
+    }
+}
+
+impl<S: RunnerStorage> Producer<S> {
+    /// Starts configuring a producer whose journal lives in `storage`, for
+    /// example a [`FileStorage`] in a wrapper of your own (one that injects
+    /// faults in tests). Before the journal is opened the builder calls
+    /// [`RunnerStorage::prepare`] and [`RunnerStorage::keep_reserve`] on it,
+    /// as on the `FileStorage` that [`Producer::builder`] opens itself.
+    pub fn with_storage(storage: S) -> Builder<S> {
+        Builder::with_storage(storage)
+    }
+}
 
 /// Configures a [`Producer`]; start with [`Producer::builder`] (a journal
 /// directory) or [`Producer::with_storage`] (a storage of your own).
@@ -65,7 +85,7 @@ impl Builder {
     /// The smallest [`budget`](Self::budget) that admits entries of up to
     /// `max_entry` bytes: four segments that each hold a header, a manifest
     /// and one such entry, the core's bookkeeping reserve, the
-    /// [`BALLAST_LEN`] reserve file and the meta slots. About 100 KiB for
+    /// [`BALLAST_LEN`](crate::storage::BALLAST_LEN) reserve file and the meta slots. About 100 KiB for
     /// entries of 4 KiB; about 4.1 MiB for the default 1 MiB.
     pub fn min_budget(max_entry: usize) -> u64 {
         Core::<FileStorage>::min_budget(max_entry).saturating_add(FILES_OUTSIDE_SEGMENTS)
@@ -77,7 +97,7 @@ impl Builder {
         Core::<FileStorage>::max_entry_for_budget(budget.saturating_sub(FILES_OUTSIDE_SEGMENTS))
     }
 
-    pub(crate) fn new(dir: PathBuf) -> Self {
+    fn new(dir: PathBuf) -> Self {
         Builder::from_source(Source::Dir {
             dir,
             open: |dir| FileStorage::open(dir),
@@ -86,7 +106,7 @@ impl Builder {
 }
 
 impl<S> Builder<S> {
-    pub(crate) fn with_storage(storage: S) -> Self {
+    fn with_storage(storage: S) -> Self {
         Builder::from_source(Source::Given(storage))
     }
 
@@ -119,7 +139,7 @@ impl<S> Builder<S> {
     }
 
     /// The journal's byte budget: every file of the journal counts (its
-    /// segments, the [`BALLAST_LEN`] reserve file and the two meta slots).
+    /// segments, the [`BALLAST_LEN`](crate::storage::BALLAST_LEN) reserve file and the two meta slots).
     /// When it is used up `send` waits and `try_send` fails with `Full`.
     ///
     /// It must be at least [`Builder::min_budget`] of the largest message
@@ -330,10 +350,6 @@ impl<S: RunnerStorage> Builder<S> {
         })
     }
 }
-
-/// Bytes of the journal's files that are not segments: the ballast and
-/// the two meta slots.
-pub(crate) const FILES_OUTSIDE_SEGMENTS: u64 = BALLAST_LEN + 2 * steadfast_core::META_SLOT_LEN as u64;
 
 /// The shortest [`Builder::poll_interval`]: a round that never waits on
 /// the transport would spin.

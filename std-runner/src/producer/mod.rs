@@ -40,7 +40,7 @@ pub use transport_side::DeliveryFn;
 use state::{Shared, State};
 
 use crate::clock;
-use crate::storage::{FileStorage, RunnerStorage};
+use crate::storage::{FILES_OUTSIDE_SEGMENTS, FileStorage, RunnerStorage};
 
 /// How long a blocked call waits between re-checks for room.
 const ROOM_POLL: Duration = Duration::from_millis(20);
@@ -79,24 +79,7 @@ impl<S: RunnerStorage> std::fmt::Debug for Producer<S> {
     }
 }
 
-impl Producer {
-    /// Starts configuring a producer whose journal lives in `dir` (created
-    /// 0700 if missing).
-    pub fn builder(dir: impl Into<std::path::PathBuf>) -> Builder {
-        Builder::new(dir.into())
-    }
-}
-
 impl<S: RunnerStorage> Producer<S> {
-    /// Starts configuring a producer whose journal lives in `storage`, for
-    /// example a [`FileStorage`] in a wrapper of your own (one that injects
-    /// faults in tests). Before the journal is opened the builder calls
-    /// [`RunnerStorage::prepare`] and [`RunnerStorage::keep_reserve`] on it,
-    /// as on the `FileStorage` that [`Producer::builder`] opens itself.
-    pub fn with_storage(storage: S) -> Builder<S> {
-        Builder::with_storage(storage)
-    }
-
     /// Journals `message`, waiting for room as long as it takes; returns its
     /// id once it is durable at the configured level.
     ///
@@ -415,8 +398,8 @@ impl<S: RunnerStorage> Producer<S> {
                     // In the builder's terms: the budget counts the files
                     // that are not segments too.
                     SendErrorKind::Full { budget, used } => BatchStop::Full(FullCause::Budget {
-                        budget: budget + builder::FILES_OUTSIDE_SEGMENTS,
-                        used: used + builder::FILES_OUTSIDE_SEGMENTS,
+                        budget: budget + FILES_OUTSIDE_SEGMENTS,
+                        used: used + FILES_OUTSIDE_SEGMENTS,
                     }),
                     SendErrorKind::NoSpace => BatchStop::Full(FullCause::NoSpace),
                     SendErrorKind::TooLarge { size, limit } => {

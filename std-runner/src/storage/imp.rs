@@ -1,18 +1,20 @@
-//! The core's [`Storage`] calls on [`FileStorage`], and the fsync tickets
-//! that let group commit run an fsync outside the producer's lock.
+//! The core's [`Storage`] calls on [`FileStorage`], the runner's
+//! [`RunnerStorage`] calls on it, and the fsync tickets that let group
+//! commit run an fsync outside the producer's lock.
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use steadfast_core::{ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageErrorKind};
+use steadfast_core::{Config, ErrorType, META_SLOT_LEN, SegmentId, Storage, StorageErrorKind, SyncRequest};
 
 use super::fs::{FsFile, read_at};
 use super::map::map_new_segment;
+use super::runner::{RunnerStorage, SyncJob};
 use super::{
-    FileError, FileOp, FileStorage, META_FILES, QUARANTINE_DIR, SEGMENTS_MAPPED, Segment, WRITE_BUFFER,
-    parse_segment_file_name, segment_file_name,
+    DurabilityNote, FileError, FileOp, FileStorage, META_FILES, QUARANTINE_DIR, SEGMENTS_MAPPED, Segment,
+    WRITE_BUFFER, parse_segment_file_name, segment_file_name,
 };
 
 /// An fsync of one segment, prepared under the producer's lock and run
@@ -25,7 +27,7 @@ pub struct SyncTicket {
     path: PathBuf,
 }
 
-impl super::SyncJob for SyncTicket {
+impl SyncJob for SyncTicket {
     /// Runs the fsync (`fdatasync`) of the segment's file.
     fn run(&self) -> Result<(), FileError> {
         self.file
@@ -307,5 +309,44 @@ impl Storage for FileStorage {
             let _ = self.fs.remove_file(&path);
         }
         result
+    }
+}
+
+impl RunnerStorage for FileStorage {
+    type SyncJob = SyncTicket;
+
+    fn detach_sync(&mut self, request: &SyncRequest) -> Result<Self::SyncJob, FileError> {
+        self.sync_ticket(request.segment())
+    }
+
+    fn finish_sync(&mut self, job: Self::SyncJob, result: &Result<(), FileError>) {
+        let _ = job;
+        if let Err(e) = result {
+            self.fail_closed(e);
+        }
+    }
+
+    fn prepare(&mut self, config: &Config) {
+        self.preallocate_segments(config.segment_size);
+    }
+
+    fn flush(&mut self) -> Result<(), FileError> {
+        FileStorage::flush(self)
+    }
+
+    fn failure(&self) -> Option<&str> {
+        FileStorage::failure(self)
+    }
+
+    fn notes(&self) -> &[DurabilityNote] {
+        FileStorage::notes(self)
+    }
+
+    fn keep_reserve(&mut self) {
+        self.keep_ballast();
+    }
+
+    fn release_reserve(&mut self) -> bool {
+        self.release_ballast()
     }
 }

@@ -144,6 +144,10 @@ pub const BALLAST_LEN: u64 = 64 << 10;
 /// Names of the two meta slot files.
 pub const META_FILES: [&str; 2] = ["meta-0", "meta-1"];
 
+/// Bytes of the journal's files that are not segments: the ballast and
+/// the two meta slots (the builder's budget counts them).
+pub(crate) const FILES_OUTSIDE_SEGMENTS: u64 = BALLAST_LEN + 2 * steadfast_core::META_SLOT_LEN as u64;
+
 /// File name of segment `id`.
 pub fn segment_file_name(id: SegmentId) -> String {
     format!("{id:020}.seg")

@@ -7,7 +7,7 @@
 //! (group commit, see `producer/state.rs`). A storage call needs `&mut`
 //! access, which only the lock gives, so a runner storage hands out the
 //! sync as a [`SyncJob`]: a value that owns what the fsync needs (for
-//! [`FileStorage`], the open file) and runs on any thread.
+//! [`FileStorage`](super::FileStorage), the open file) and runs on any thread.
 //!
 //! ```text
 //!  lock:     request = core.poll_sync(now)
@@ -21,14 +21,15 @@
 //! only learns a job's result to fail closed after an error, as the
 //! storage contract asks of a failed `Storage::sync`.
 //!
-//! [`FileStorage`] implements the trait; a wrapper around it (one that
+//! [`FileStorage`](super::FileStorage) implements the trait (in
+//! `storage/imp.rs`); a wrapper around it (one that
 //! injects faults in tests, one that counts calls) implements it by
 //! passing each call on. Its errors are [`FileError`]s, which the
 //! producer's own errors carry.
 
 use steadfast_core::{Config, Storage, SyncRequest};
 
-use super::{DurabilityNote, FileError, FileStorage};
+use super::{DurabilityNote, FileError};
 
 /// An fsync detached from its storage (see [`RunnerStorage::detach_sync`]).
 pub trait SyncJob {
@@ -87,44 +88,5 @@ pub trait RunnerStorage: Storage<Error = FileError> + Send + 'static {
     /// there is none.
     fn release_reserve(&mut self) -> bool {
         false
-    }
-}
-
-impl RunnerStorage for FileStorage {
-    type SyncJob = super::SyncTicket;
-
-    fn detach_sync(&mut self, request: &SyncRequest) -> Result<Self::SyncJob, FileError> {
-        self.sync_ticket(request.segment())
-    }
-
-    fn finish_sync(&mut self, job: Self::SyncJob, result: &Result<(), FileError>) {
-        let _ = job;
-        if let Err(e) = result {
-            self.fail_closed(e);
-        }
-    }
-
-    fn prepare(&mut self, config: &Config) {
-        self.preallocate_segments(config.segment_size);
-    }
-
-    fn flush(&mut self) -> Result<(), FileError> {
-        FileStorage::flush(self)
-    }
-
-    fn failure(&self) -> Option<&str> {
-        FileStorage::failure(self)
-    }
-
-    fn notes(&self) -> &[DurabilityNote] {
-        FileStorage::notes(self)
-    }
-
-    fn keep_reserve(&mut self) {
-        self.keep_ballast();
-    }
-
-    fn release_reserve(&mut self) -> bool {
-        self.release_ballast()
     }
 }
