@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 mod codec;
 mod validate;
+pub use codec::CodecError;
 pub(crate) use codec::encode as encode_record;
 pub use validate::{InvalidMessage, MAX_HEADER_NAME_LEN, MAX_TOPIC_LEN};
 
@@ -126,13 +127,6 @@ impl<'a> Message<'a> {
                 .sum::<usize>()
     }
 
-    /// Checks the rules a Kafka broker imposes on every record (topic name,
-    /// partition, header names; see [`InvalidMessage`]). `send` checks them
-    /// before it journals anything.
-    pub fn validate(&self) -> Result<(), InvalidMessage> {
-        validate::validate(self)
-    }
-
     /// Bytes [`Record::encode`] writes for this message under `id`, without
     /// writing them: the journal payload (a frame adds its header and
     /// padding). Lengths in the format are varints, so this is exact.
@@ -224,42 +218,6 @@ pub struct Record<'a> {
     pub message: Message<'a>,
 }
 
-/// Why a record could not be encoded or decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CodecError {
-    /// The output buffer is smaller than the encoded record.
-    BufferTooSmall,
-    /// The bytes are not a valid postcard-encoded record.
-    Malformed,
-}
-
-impl fmt::Display for CodecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CodecError::BufferTooSmall => f.write_str("buffer too small for the encoded message"),
-            CodecError::Malformed => f.write_str("bytes are not a valid encoded message"),
-        }
-    }
-}
-
-impl core::error::Error for CodecError {}
-
-impl<'a> Record<'a> {
-    /// Encodes into `buf`, returning the number of bytes written: the bytes
-    /// `postcard::to_slice` writes. Fails with
-    /// [`CodecError::BufferTooSmall`] if they do not fit.
-    pub fn encode(&self, buf: &mut [u8]) -> Result<usize, CodecError> {
-        codec::encode(self.id, &self.message, buf)
-    }
-
-    /// Decodes a record that borrows from `bytes`; trailing bytes are an
-    /// error. Accepts exactly what postcard's decoding of [`Record`] accepts.
-    pub fn decode(bytes: &'a [u8]) -> Result<Record<'a>, CodecError> {
-        codec::decode(bytes)
-    }
-}
-
 /// serde helpers: `Option<&[u8]>` as postcard bytes, not a sequence of u8.
 mod opt_bytes {
     use core::fmt;
@@ -328,31 +286,6 @@ mod tests {
     }
 
     #[test]
-    fn record_round_trips_with_every_field() {
-        let mut message = Message::new("t", b"value")
-            .with_key(b"k")
-            .with_partition(3)
-            .with_timestamp(-5);
-        message.push_header("h", b"v").unwrap();
-        message
-            .headers
-            .push(Header {
-                name: "n",
-                value: None,
-            })
-            .unwrap();
-        let record = Record {
-            id: MessageId { journal: 7, seq: 9 },
-            message,
-        };
-        let mut buf = [0u8; 128];
-        let n = record.encode(&mut buf).unwrap();
-        assert_eq!(Record::decode(&buf[..n]).unwrap(), record);
-        assert_eq!(Record::decode(&buf[..n - 1]), Err(CodecError::Malformed));
-        assert_eq!(record.encode(&mut buf[..4]), Err(CodecError::BufferTooSmall));
-    }
-
-    #[test]
     fn encoded_len_is_what_encode_writes() {
         let mut big = [0u8; 300];
         big[299] = 1;
@@ -394,16 +327,5 @@ mod tests {
                 assert_eq!(m.encoded_len(id), n, "{m:?} under {id:?}");
             }
         }
-    }
-
-    #[test]
-    fn tombstone_has_no_value() {
-        let record = Record {
-            id: MessageId { journal: 1, seq: 1 },
-            message: Message::tombstone("t", b"k"),
-        };
-        let mut buf = [0u8; 64];
-        let n = record.encode(&mut buf).unwrap();
-        assert_eq!(Record::decode(&buf[..n]).unwrap().message.value, None);
     }
 }

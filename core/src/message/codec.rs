@@ -1,5 +1,6 @@
-//! A [`Record`]'s journal payload, encoded and decoded by hand: byte for
-//! byte what postcard makes of the serde-derived types (the format of
+//! A [`Record`]'s journal payload, encoded and decoded by hand
+//! ([`Record::encode`], [`Record::decode`], failing with [`CodecError`]):
+//! byte for byte what postcard makes of the serde-derived types (the format of
 //! `docs/journal-format.md`, "Message payload"), without serde in the way.
 //!
 //! Why by hand: `send` encodes every message, and through serde each field
@@ -36,7 +37,45 @@
 //! postcard reads them on the target), an option tag is 0 or 1, strings are
 //! UTF-8, trailing bytes are an error. It never panics.
 
-use super::{CodecError, Header, MAX_HEADERS, Message, MessageId, Record};
+use core::fmt;
+
+use super::{Header, MAX_HEADERS, Message, MessageId, Record};
+
+/// Why a record could not be encoded or decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The output buffer is smaller than the encoded record.
+    BufferTooSmall,
+    /// The bytes are not a valid postcard-encoded record.
+    Malformed,
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodecError::BufferTooSmall => f.write_str("buffer too small for the encoded message"),
+            CodecError::Malformed => f.write_str("bytes are not a valid encoded message"),
+        }
+    }
+}
+
+impl core::error::Error for CodecError {}
+
+impl<'a> Record<'a> {
+    /// Encodes into `buf`, returning the number of bytes written: the bytes
+    /// `postcard::to_slice` writes. Fails with
+    /// [`CodecError::BufferTooSmall`] if they do not fit.
+    pub fn encode(&self, buf: &mut [u8]) -> Result<usize, CodecError> {
+        encode(self.id, &self.message, buf)
+    }
+
+    /// Decodes a record that borrows from `bytes`; trailing bytes are an
+    /// error. Accepts exactly what postcard's decoding of [`Record`] accepts.
+    pub fn decode(bytes: &'a [u8]) -> Result<Record<'a>, CodecError> {
+        decode(bytes)
+    }
+}
 
 /// Encodes `id` and `message` as a [`Record`] into `buf`; returns the
 /// number of bytes written, or [`CodecError::BufferTooSmall`] if `buf` is
@@ -295,6 +334,42 @@ impl<'a> In<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_round_trips_with_every_field() {
+        let mut message = Message::new("t", b"value")
+            .with_key(b"k")
+            .with_partition(3)
+            .with_timestamp(-5);
+        message.push_header("h", b"v").unwrap();
+        message
+            .headers
+            .push(Header {
+                name: "n",
+                value: None,
+            })
+            .unwrap();
+        let record = Record {
+            id: MessageId { journal: 7, seq: 9 },
+            message,
+        };
+        let mut buf = [0u8; 128];
+        let n = record.encode(&mut buf).unwrap();
+        assert_eq!(Record::decode(&buf[..n]).unwrap(), record);
+        assert_eq!(Record::decode(&buf[..n - 1]), Err(CodecError::Malformed));
+        assert_eq!(record.encode(&mut buf[..4]), Err(CodecError::BufferTooSmall));
+    }
+
+    #[test]
+    fn tombstone_has_no_value() {
+        let record = Record {
+            id: MessageId { journal: 1, seq: 1 },
+            message: Message::tombstone("t", b"k"),
+        };
+        let mut buf = [0u8; 64];
+        let n = record.encode(&mut buf).unwrap();
+        assert_eq!(Record::decode(&buf[..n]).unwrap().message.value, None);
+    }
 
     /// Postcard's `varint_max` and `max_of_last_byte` for each width.
     #[test]

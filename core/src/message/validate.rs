@@ -122,8 +122,17 @@ impl fmt::Display for InvalidMessage {
 
 impl core::error::Error for InvalidMessage {}
 
+impl Message<'_> {
+    /// Checks the rules a Kafka broker imposes on every record (topic name,
+    /// partition, header names; see [`InvalidMessage`]). `send` checks them
+    /// before it journals anything.
+    pub fn validate(&self) -> Result<(), InvalidMessage> {
+        validate(self)
+    }
+}
+
 /// Checks `message` against the rules in the module docs.
-pub(crate) fn validate(message: &Message<'_>) -> Result<(), InvalidMessage> {
+fn validate(message: &Message<'_>) -> Result<(), InvalidMessage> {
     check_topic(message.topic)?;
     if let Some(partition) = message.partition
         && partition < 0

@@ -7,7 +7,8 @@
 //! (group commit, see `producer/state.rs`). A storage call needs `&mut`
 //! access, which only the lock gives, so a runner storage hands out the
 //! sync as a [`SyncJob`]: a value that owns what the fsync needs (for
-//! [`FileStorage`](super::FileStorage), the open file) and runs on any thread.
+//! [`FileStorage`](super::FileStorage), the open file) and runs on any
+//! thread.
 //!
 //! ```text
 //!  lock:     request = core.poll_sync(now)
@@ -22,9 +23,8 @@
 //! storage contract asks of a failed `Storage::sync`.
 //!
 //! [`FileStorage`](super::FileStorage) implements the trait (in
-//! `storage/imp.rs`); a wrapper around it (one that
-//! injects faults in tests, one that counts calls) implements it by
-//! passing each call on. Its errors are [`FileError`]s, which the
+//! `storage/imp.rs`); a wrapper around it (one that injects faults in
+//! tests, one that counts calls) implements it by passing each call on. Its errors are [`FileError`]s, which the
 //! producer's own errors carry.
 
 use steadfast_core::{Config, Storage, SyncRequest};
