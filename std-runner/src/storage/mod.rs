@@ -107,6 +107,7 @@ mod fs;
 mod imp;
 mod lock;
 mod map;
+mod note;
 mod reaper;
 mod runner;
 pub mod trace;
@@ -121,6 +122,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub use error::{FileError, FileOp, OpenStorageError};
 pub use imp::SyncTicket;
 pub use lock::LOCK_FILE;
+pub use note::DurabilityNote;
 pub use runner::{RunnerStorage, SyncJob};
 use steadfast_core::{SegmentId, StorageErrorKind};
 
@@ -160,41 +162,6 @@ pub fn parse_segment_file_name(name: &str) -> Option<SegmentId> {
         return None;
     }
     digits.parse().ok()
-}
-
-/// Something about this platform that weakens durability, found while
-/// running; reported once each.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DurabilityNote {
-    /// Directories cannot be fsynced here: after power loss a segment just
-    /// created, removed or quarantined may be back to its old state. Recovery
-    /// handles each of those cases; data in synced segments is not affected.
-    DirectorySyncUnsupported {
-        /// The OS error.
-        error: String,
-    },
-    /// The platform has no file locks: nothing stops a second process from
-    /// opening the same journal. Make sure only one does.
-    LockUnsupported {
-        /// The OS error.
-        error: String,
-    },
-}
-
-impl std::fmt::Display for DurabilityNote {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DurabilityNote::DirectorySyncUnsupported { error } => write!(
-                f,
-                "directory fsync is not supported here ({error}): a segment created or removed just before power loss may reappear or vanish; recovery handles it"
-            ),
-            DurabilityNote::LockUnsupported { error } => write!(
-                f,
-                "file locks are not supported here ({error}): make sure only one process opens this journal"
-            ),
-        }
-    }
 }
 
 /// One open segment file.

@@ -29,7 +29,8 @@
 
 use steadfast_core::{Config, Storage, SyncRequest};
 
-use super::{DurabilityNote, FileError};
+use super::FileError;
+use super::note::DurabilityNote;
 
 /// An fsync detached from its storage (see [`RunnerStorage::detach_sync`]).
 pub trait SyncJob {
