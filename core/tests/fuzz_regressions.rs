@@ -1,0 +1,124 @@
+//! Inputs the fuzz target `recovery` (fuzz/, docs/fuzzing.md) found, kept
+//! as journals in `tests/data/fuzz/` in the target's input format: one
+//! flags byte (bit 0 and 1: meta slot 0 and 1 present), the present 64-byte
+//! meta slots, then segments as (id gap: u8, length: u16 LE, bytes).
+//!
+//! Each is recovered and driven against a broker that accepts everything.
+//! Recovery must not panic and the producer must go idle (checked for
+//! all); the ignored tests are the open findings: the records sent do not
+//! match `report.pending` after damage inside a segment.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+
+use steadfast_core::testing::{MemStorage, TestProducer};
+use steadfast_core::{Config, Outcome, RecoveryReport, SegmentId, Storage, SyncPolicy};
+
+/// The configuration of the fuzz target (fuzz/src/recovery.rs).
+fn config() -> Config {
+    Config {
+        journal_id: 9,
+        segment_size: 4096,
+        max_entry: 1024,
+        max_batch_bytes: 16 << 10,
+        sync: SyncPolicy::Always,
+        ..Config::default()
+    }
+}
+
+/// The fuzz target's input format, as in the module docs.
+fn storage(data: &[u8]) -> MemStorage {
+    let mut rest = data;
+    let mut take = |n: usize| {
+        let (head, tail) = rest.split_at(n.min(rest.len()));
+        rest = tail;
+        head
+    };
+    let flags = take(1).first().copied().unwrap_or(0);
+    let mut storage = MemStorage::new();
+    for slot in 0..2 {
+        if flags & (1 << slot) != 0 {
+            let mut meta = [0u8; 64];
+            let bytes = take(64);
+            meta[..bytes.len()].copy_from_slice(bytes);
+            storage.write_meta(slot, &meta).unwrap();
+        }
+    }
+    let mut previous: Option<SegmentId> = None;
+    while let Some(&gap) = take(1).first() {
+        let len = take(2);
+        let len = usize::from(u16::from_le_bytes([
+            len.first().copied().unwrap_or(0),
+            len.get(1).copied().unwrap_or(0),
+        ]));
+        let id = previous.map_or(SegmentId::from(gap), |p| p + 1 + SegmentId::from(gap));
+        storage.put_segment(id, take(len).to_vec());
+        previous = Some(id);
+    }
+    storage
+}
+
+/// Recovers `file` and confirms everything sent until idle: the report and
+/// the seqs transmitted.
+fn recover_and_drain(file: &str) -> (RecoveryReport, BTreeSet<u64>) {
+    let path = format!("{}/tests/data/fuzz/{file}", env!("CARGO_MANIFEST_DIR"));
+    let data = std::fs::read(&path).unwrap();
+    let config = config();
+    let buf = vec![0u8; TestProducer::buffer_len(&config)];
+    let (mut producer, report) = TestProducer::open(storage(&data), buf, config.clone(), 0)
+        .map_err(|f| f.error)
+        .unwrap();
+    let mut out = vec![0u8; 32 << 10];
+    let mut sent = BTreeSet::new();
+    let mut now = 0;
+    for _ in 0..10_000 {
+        while let Some(batch) = producer.poll_transmit(now, &mut out).unwrap() {
+            for seq in batch.seqs().collect::<Vec<_>>() {
+                assert!(sent.insert(seq), "seq {seq} sent twice");
+                let confirmed = Outcome::Confirmed {
+                    partition: 0,
+                    offset: 0,
+                };
+                producer.handle_outcome(now, seq, confirmed);
+            }
+        }
+        while producer.poll_delivery(now).is_some() {}
+        producer.handle_timeout(now).unwrap();
+        match producer.poll_timeout(now) {
+            None if producer.is_idle() => return (report, sent),
+            Some(t) if t > now => now = t,
+            _ => now += 1,
+        }
+    }
+    panic!("not idle after 10 000 rounds; report: {report}");
+}
+
+#[test]
+fn damaged_segments_recover_and_drain() {
+    for file in ["recovery-lost-then-sent.bin", "recovery-pending-not-sent.bin"] {
+        let (report, sent) = recover_and_drain(file);
+        assert!(!report.is_clean(), "{file}: {report}");
+        assert!(!sent.is_empty(), "{file}: {report}");
+    }
+}
+
+/// Recovery reports seqs 2..=10 lost ("1000 corrupt bytes at offset 96
+/// skipped") and 1 message pending, then delivery sends seqs 2, 3 and 11:
+/// two records the report called lost. Either the report overstates the
+/// loss or delivery reads frames recovery rejected.
+#[test]
+#[ignore = "open finding of the recovery fuzz target: records reported lost are sent"]
+fn records_reported_lost_are_not_sent() {
+    let (report, sent) = recover_and_drain("recovery-lost-then-sent.bin");
+    assert_eq!(sent.len() as u64, report.pending, "sent {sent:?}; report: {report}");
+}
+
+/// Recovery reports 9 messages pending (and seqs 14..=16 lost), but only 8
+/// are ever sent (2, 3, 5, 6, 7, 10, 11, 13) before the producer is idle:
+/// either a pending record is never delivered or the count is wrong.
+#[test]
+#[ignore = "open finding of the recovery fuzz target: a reported-pending record is never sent"]
+fn every_pending_record_is_sent() {
+    let (report, sent) = recover_and_drain("recovery-pending-not-sent.bin");
+    assert_eq!(sent.len() as u64, report.pending, "sent {sent:?}; report: {report}");
+}
