@@ -229,7 +229,11 @@ struct RecordRef<'r, 'a> {
 /// Encodes `id` and `message` as a [`Record`] into `buf`; returns the
 /// number of bytes written, or [`CodecError::BufferTooSmall`] if `buf` is
 /// shorter than the encoding (what is in `buf` then is unspecified).
-pub(crate) fn encode_record(id: MessageId, message: &Message<'_>, buf: &mut [u8]) -> Result<usize, CodecError> {
+pub(crate) fn encode_record(
+    id: MessageId,
+    message: &Message<'_>,
+    buf: &mut [u8],
+) -> Result<usize, CodecError> {
     match postcard::to_slice(&RecordRef { id, message }, buf) {
         Ok(written) => Ok(written.len()),
         Err(postcard::Error::SerializeBufferFull) => Err(CodecError::BufferTooSmall),

@@ -65,7 +65,7 @@ fn recover_and_drain(file: &str) -> (RecoveryReport, BTreeSet<u64>) {
     let data = std::fs::read(&path).unwrap();
     let config = config();
     let buf = vec![0u8; TestProducer::buffer_len(&config)];
-    let (mut producer, report) = TestProducer::open(storage(&data), buf, config.clone(), 0)
+    let (mut producer, report) = TestProducer::open(storage(&data), buf, config, 0)
         .map_err(|f| f.error)
         .unwrap();
     let mut out = vec![0u8; 32 << 10];
@@ -110,7 +110,11 @@ fn damaged_segments_recover_and_drain() {
 #[ignore = "open finding of the recovery fuzz target: records reported lost are sent"]
 fn records_reported_lost_are_not_sent() {
     let (report, sent) = recover_and_drain("recovery-lost-then-sent.bin");
-    assert_eq!(sent.len() as u64, report.pending, "sent {sent:?}; report: {report}");
+    assert_eq!(
+        sent.len() as u64,
+        report.pending,
+        "sent {sent:?}; report: {report}"
+    );
 }
 
 /// Recovery reports 9 messages pending (and seqs 14..=16 lost), but only 8
@@ -120,5 +124,9 @@ fn records_reported_lost_are_not_sent() {
 #[ignore = "open finding of the recovery fuzz target: a reported-pending record is never sent"]
 fn every_pending_record_is_sent() {
     let (report, sent) = recover_and_drain("recovery-pending-not-sent.bin");
-    assert_eq!(sent.len() as u64, report.pending, "sent {sent:?}; report: {report}");
+    assert_eq!(
+        sent.len() as u64,
+        report.pending,
+        "sent {sent:?}; report: {report}"
+    );
 }

@@ -53,7 +53,9 @@ fn send(p: &mut TestProducer, now: u64, i: usize) {
     let key = format!("key-{i}");
     let mut message = Message::new("events", &value).with_key(key.as_bytes());
     if i % 3 == 0 {
-        message = message.with_partition((i % 4) as i32).with_timestamp(1_700_000_000_000 + i as i64);
+        message = message
+            .with_partition((i % 4) as i32)
+            .with_timestamp(1_700_000_000_000 + i as i64);
     }
     if i % 5 == 0 {
         message.push_header("trace", b"abc").expect("room for a header");
@@ -257,7 +259,14 @@ fn answers() -> Vec<(String, Vec<u8>)> {
             &[],
             r#"{"kind":"KafkaClusterList","metadata":{"self":"http://p/v3/clusters","next":null},"data":[{"kind":"KafkaCluster","cluster_id":"lkc-abc123"}]}"#,
         ),
-        ("html-502", false, 502, "text/html", &[None], "<html><body>Bad Gateway</body></html>"),
+        (
+            "html-502",
+            false,
+            502,
+            "text/html",
+            &[None],
+            "<html><body>Bad Gateway</body></html>",
+        ),
     ];
     cases
         .iter()

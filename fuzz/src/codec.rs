@@ -38,7 +38,9 @@ fn decode_arbitrary(bytes: &[u8]) {
 
 fn round_trip(record: &Record<'_>, shortfall: u8) {
     let mut buf = vec![0u8; 64 + record.message.data_len() + 8 * MAX_HEADERS];
-    let n = record.encode(&mut buf).expect("the buffer is larger than any encoding");
+    let n = record
+        .encode(&mut buf)
+        .expect("the buffer is larger than any encoding");
     assert_eq!(Record::decode(&buf[..n]).as_ref(), Ok(record));
     // Every shorter buffer is too small, never a panic or a short write.
     let short = n.saturating_sub(usize::from(shortfall) + 1);
@@ -75,7 +77,8 @@ impl<'a> Strings<'a> {
 /// key, value and headers from the pieces (text made valid UTF-8 lossily
 /// by dropping what is not). `None` when the pieces are not text.
 pub fn record_from<'a>(s: &'a Strings<'a>) -> Option<Record<'a>> {
-    let text = |i: usize| -> Option<&'a str> { std::str::from_utf8(s.pieces.get(i).copied().unwrap_or(b"")).ok() };
+    let text =
+        |i: usize| -> Option<&'a str> { std::str::from_utf8(s.pieces.get(i).copied().unwrap_or(b"")).ok() };
     let bytes = |i: usize| s.pieces.get(i).copied();
     let bit = |n: u32| s.flags & (1 << n) != 0;
     let mut message = Message {
@@ -89,7 +92,11 @@ pub fn record_from<'a>(s: &'a Strings<'a>) -> Option<Record<'a>> {
     let headers = (s.flags >> 8) as usize % (MAX_HEADERS + 1);
     for h in 0..headers {
         let name = text(3 + 2 * h).unwrap_or("");
-        let value = if bit(4 + (h as u32 % 4)) { None } else { bytes(4 + 2 * h).or(Some(b"")) };
+        let value = if bit(4 + (h as u32 % 4)) {
+            None
+        } else {
+            bytes(4 + 2 * h).or(Some(b""))
+        };
         message.headers.push(Header { name, value }).ok()?;
     }
     Some(Record {

@@ -24,7 +24,10 @@ pub fn check(data: &[u8]) {
     let Ok(Some(message)) = json_message(data, &defaults) else {
         return;
     };
-    let b64 = |b: &Option<Vec<u8>>| b.as_ref().map_or(Value::Null, |b| Value::String(BASE64.encode(b)));
+    let b64 = |b: &Option<Vec<u8>>| {
+        b.as_ref()
+            .map_or(Value::Null, |b| Value::String(BASE64.encode(b)))
+    };
     let headers: Vec<Value> = message
         .headers
         .iter()

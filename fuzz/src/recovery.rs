@@ -117,7 +117,9 @@ pub fn storage(journal: &Journal) -> MemStorage {
     let mut storage = MemStorage::new();
     for (slot, meta) in journal.meta.iter().enumerate() {
         if let Some(meta) = meta {
-            storage.write_meta(slot, meta).expect("an in-memory meta write succeeds");
+            storage
+                .write_meta(slot, meta)
+                .expect("an in-memory meta write succeeds");
         }
     }
     for (id, bytes) in &journal.segments {
@@ -156,7 +158,7 @@ pub fn check(data: &[u8]) {
     let journal = unpack(data);
     let config = config();
     let buf = vec![0u8; TestProducer::buffer_len(&config)];
-    let (mut producer, report) = match TestProducer::open(storage(&journal), buf, config.clone(), 0) {
+    let (mut producer, report) = match TestProducer::open(storage(&journal), buf, config, 0) {
         Ok(opened) => opened,
         Err(failed) => {
             // Refusing is fine; the reason must still print.
@@ -188,7 +190,10 @@ pub fn check(data: &[u8]) {
                 let _ = record;
             }
             for seq in seqs {
-                assert!(transmitted.insert(seq), "seq {seq} transmitted twice (report: {report})");
+                assert!(
+                    transmitted.insert(seq),
+                    "seq {seq} transmitted twice (report: {report})"
+                );
                 producer.handle_outcome(
                     now,
                     seq,
@@ -228,7 +233,11 @@ pub fn check(data: &[u8]) {
             "records transmitted ({transmitted:?}) against records reported pending (report: {report})"
         );
     }
-    assert_eq!(deliveries, transmitted.len() as u64, "a delivery per record sent (report: {report})");
+    assert_eq!(
+        deliveries,
+        transmitted.len() as u64,
+        "a delivery per record sent (report: {report})"
+    );
 
     // Everything is confirmed: what a crash leaves must recover with
     // nothing pending.

@@ -63,13 +63,20 @@ pub fn unpack(data: &[u8]) -> Option<Input<'_>> {
 /// Writes the input format of the module docs.
 pub fn pack(input: &Input<'_>) -> Vec<u8> {
     let count = input.partitions.len().min(31) as u8;
-    let flags = u8::from(input.v3) | u8::from(input.answer.broke_off) << 1 | u8::from(input.must_be_v3) << 2 | count << 3;
+    let flags = u8::from(input.v3)
+        | u8::from(input.answer.broke_off) << 1
+        | u8::from(input.must_be_v3) << 2
+        | count << 3;
     let mut out = vec![flags];
     out.extend_from_slice(&input.answer.status.to_le_bytes());
     for p in input.partitions.iter().take(31) {
         out.push(p.map_or(0, |p| (p as u8).saturating_add(1)));
     }
-    for field in [input.answer.content_type, input.answer.retry_after, input.answer.location] {
+    for field in [
+        input.answer.content_type,
+        input.answer.retry_after,
+        input.answer.location,
+    ] {
         out.extend_from_slice(field.unwrap_or("").as_bytes());
         out.push(b'\n');
     }
@@ -82,10 +89,17 @@ pub fn check(data: &[u8]) {
     let Some(input) = unpack(data) else { return };
     let api = if input.v3 { ApiVersion::V3 } else { ApiVersion::V2 };
     let outcomes = produce_outcomes(api, &input.answer, &input.partitions);
-    assert_eq!(outcomes.len(), input.partitions.len(), "one outcome per record: {outcomes:?}");
+    assert_eq!(
+        outcomes.len(),
+        input.partitions.len(),
+        "one outcome per record: {outcomes:?}"
+    );
     for (outcome, asked) in outcomes.iter().zip(&input.partitions) {
         if let (Outcome::Confirmed { partition, .. }, Some(asked)) = (outcome, asked) {
-            assert_eq!(partition, asked, "confirmed in another partition than asked: {outcomes:?}");
+            assert_eq!(
+                partition, asked,
+                "confirmed in another partition than asked: {outcomes:?}"
+            );
         }
     }
     let _ = discovery(&input.answer, input.must_be_v3);

@@ -117,9 +117,9 @@ pub use producer::{
 pub use steadfast_core::{
     self as core, Config, Delivery, Failure, FailureClass, MessageId, RecoveryReport, RetryPolicy, SyncPolicy,
 };
-pub use storage::{DurabilityNote, FileError, FileStorage, OpenStorageError};
-pub use transport::FileTransport;
 /// The network transports (`steadfast-transports`): `transports::rest`
 /// with feature `rest`, `transports::kafka` with feature `kafka`.
 #[cfg(any(feature = "rest", feature = "kafka"))]
 pub use steadfast_transports as transports;
+pub use storage::{DurabilityNote, FileError, FileStorage, OpenStorageError};
+pub use transport::FileTransport;

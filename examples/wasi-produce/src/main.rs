@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use steadfast::core::Transport;
-use steadfast::{Config, Delivery, Producer};
 use steadfast::transports::rest::{RestConfig, RestTransport};
+use steadfast::{Config, Delivery, Producer};
 
 use args::{Common, Mode, USAGE};
 

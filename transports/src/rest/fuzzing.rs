@@ -38,13 +38,9 @@ impl ProxyAnswer<'_> {
             retry_after_ms: self.retry_after.and_then(retry_after_ms),
             location: self.location.map(str::to_owned),
             body: self.body.to_vec(),
-            body_error: self.broke_off.then(|| {
-                Failure::new(
-                    steadfast_core::FailureClass::Unknown,
-                    0,
-                    "answer broke off",
-                )
-            }),
+            body_error: self
+                .broke_off
+                .then(|| Failure::new(steadfast_core::FailureClass::Unknown, 0, "answer broke off")),
         }
     }
 }
@@ -52,7 +48,11 @@ impl ProxyAnswer<'_> {
 /// The outcome of each record of one produce request of
 /// `partitions.len()` records (each with the partition it asked for), in
 /// order, as the transport decides them from `answer`.
-pub fn produce_outcomes(api: ApiVersion, answer: &ProxyAnswer<'_>, partitions: &[Option<i32>]) -> Vec<Outcome> {
+pub fn produce_outcomes(
+    api: ApiVersion,
+    answer: &ProxyAnswer<'_>,
+    partitions: &[Option<i32>],
+) -> Vec<Outcome> {
     answer_outcomes(api == ApiVersion::V3, &answer.answer(), partitions)
 }
 

@@ -322,7 +322,9 @@ fn answered(v3: bool, answer: &Answer, partitions: &[Option<i32>]) -> Sent {
 pub(super) fn answer_outcomes(v3: bool, answer: &Answer, partitions: &[Option<i32>]) -> Vec<Outcome> {
     match answered(v3, answer, partitions) {
         Sent::Results(outcomes) => outcomes,
-        Sent::Refused { failure, .. } | Sent::Broken(failure) => vec![Outcome::Failed(failure); partitions.len()],
+        Sent::Refused { failure, .. } | Sent::Broken(failure) => {
+            vec![Outcome::Failed(failure); partitions.len()]
+        }
     }
 }
 
