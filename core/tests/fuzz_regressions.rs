@@ -102,10 +102,12 @@ fn damaged_segments_recover_and_drain() {
     }
 }
 
-/// Recovery reports seqs 2..=10 lost ("1000 corrupt bytes at offset 96
-/// skipped") and 1 message pending, then delivery sends seqs 2, 3 and 11:
-/// two records the report called lost. Either the report overstates the
-/// loss or delivery reads frames recovery rejected.
+/// Segment 1 holds the manifest (seq 1), a damaged region from offset 96
+/// (seqs 2..=10), messages 11 and 12, then at offset 1320 a stale copy of
+/// the segment's first frames (seqs 1..=5). Recovery reports seqs 2..=10
+/// lost and 1 message pending and skips the stale copies as "entries from
+/// the past"; delivery then sends seqs 2, 3 and 11: it reads the stale
+/// copies recovery skipped.
 #[test]
 #[ignore = "open finding of the recovery fuzz target: records reported lost are sent"]
 fn records_reported_lost_are_not_sent() {
@@ -117,9 +119,13 @@ fn records_reported_lost_are_not_sent() {
     );
 }
 
-/// Recovery reports 9 messages pending (and seqs 14..=16 lost), but only 8
-/// are ever sent (2, 3, 5, 6, 7, 10, 11, 13) before the producer is idle:
-/// either a pending record is never delivered or the count is wrong.
+/// Segment 1 holds messages 2..=13 on lanes 0-3, a damaged region from
+/// offset 1184 where the dead-letter and confirm entries were (seqs
+/// 14..=16), then a stale copy of message 12 (lane 1). Recovery reports 9
+/// messages pending, but only 8 are ever sent (2, 3, 5, 6, 7, 10, 11, 13)
+/// before the producer is idle: nothing of lane 1 (seqs 8, 9, 12) goes out,
+/// and a second recovery after that finds nothing pending. A pending record
+/// is dropped without a word, or the count is wrong.
 #[test]
 #[ignore = "open finding of the recovery fuzz target: a reported-pending record is never sent"]
 fn every_pending_record_is_sent() {
