@@ -52,15 +52,15 @@ fn send(p: &mut TestProducer, now: u64, i: usize) {
     let value = vec![b'a' + (i % 26) as u8; 40 + i % 120];
     let key = format!("key-{i}");
     let mut message = Message::new("events", &value).with_key(key.as_bytes());
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         message = message
             .with_partition((i % 4) as i32)
             .with_timestamp(1_700_000_000_000 + i as i64);
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         message.push_header("trace", b"abc").expect("room for a header");
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         message = Message::tombstone("events", key.as_bytes());
     }
     p.send(now, message).expect("the seed journal has room");
@@ -202,7 +202,9 @@ fn records() -> Vec<(String, Vec<u8>)> {
 fn answers() -> Vec<(String, Vec<u8>)> {
     const V2: &str = "application/vnd.kafka.v2+json";
     const JSON: &str = "application/json";
-    let cases: &[(&str, bool, u16, &str, &[Option<i32>], &str)] = &[
+    /// Name, v3, status, content type, partitions asked, body.
+    type Case<'a> = (&'a str, bool, u16, &'a str, &'a [Option<i32>], &'a str);
+    let cases: &[Case<'_>] = &[
         (
             "v2-confluent",
             false,

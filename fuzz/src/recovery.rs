@@ -73,8 +73,7 @@ pub fn unpack(data: &[u8]) -> Journal {
         }
     }
     let mut previous: Option<SegmentId> = None;
-    loop {
-        let Some(&gap) = take(1).first() else { break };
+    while let Some(&gap) = take(1).first() {
         let len = take(2);
         let len = usize::from(u16::from_le_bytes([
             len.first().copied().unwrap_or(0),
