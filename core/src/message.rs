@@ -3,19 +3,15 @@
 //! A [`Message`] borrows everything it carries, so the core never needs an
 //! allocator: the caller's buffers are encoded straight into the journal, and
 //! a message read back from the journal borrows the read buffer. The encoding
-//! is postcard (see `docs/journal-format.md`, "Message payload"); field order
-//! is part of the on-disk format and must never change. It is written and
-//! read by hand (`message/codec.rs`, for speed); the serde derives here are
-//! the specification it is tested against, and stay for users who serialize
-//! messages themselves.
+//! is postcard through the serde derives below (see `docs/journal-format.md`,
+//! "Message payload"); field order is part of the on-disk format and must
+//! never change.
 
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-mod codec;
 mod validate;
-pub(crate) use codec::encode as encode_record;
 pub use validate::{InvalidMessage, MAX_HEADER_NAME_LEN, MAX_TOPIC_LEN};
 
 /// The most headers one message may carry.
@@ -250,13 +246,42 @@ impl<'a> Record<'a> {
     /// `postcard::to_slice` writes. Fails with
     /// [`CodecError::BufferTooSmall`] if they do not fit.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, CodecError> {
-        codec::encode(self.id, &self.message, buf)
+        encode_record(self.id, &self.message, buf)
     }
 
     /// Decodes a record that borrows from `bytes`; trailing bytes are an
     /// error. Accepts exactly what postcard's decoding of [`Record`] accepts.
     pub fn decode(bytes: &'a [u8]) -> Result<Record<'a>, CodecError> {
-        codec::decode(bytes)
+        match postcard::take_from_bytes::<Record<'a>>(bytes) {
+            Ok((record, [])) => Ok(record),
+            _ => Err(CodecError::Malformed),
+        }
+    }
+}
+
+/// A [`Record`] made of a borrowed message: the same fields in the same
+/// order, so postcard writes the same bytes, without moving the message
+/// into a `Record` first (`send` encodes the caller's message in place).
+#[derive(Serialize)]
+struct RecordRef<'r, 'a> {
+    id: MessageId,
+    message: &'r Message<'a>,
+}
+
+/// Encodes `id` and `message` as a [`Record`] into `buf`; returns the
+/// number of bytes written, or [`CodecError::BufferTooSmall`] if `buf` is
+/// shorter than the encoding (what is in `buf` then is unspecified).
+pub(crate) fn encode_record(
+    id: MessageId,
+    message: &Message<'_>,
+    buf: &mut [u8],
+) -> Result<usize, CodecError> {
+    match postcard::to_slice(&RecordRef { id, message }, buf) {
+        Ok(written) => Ok(written.len()),
+        Err(postcard::Error::SerializeBufferFull) => Err(CodecError::BufferTooSmall),
+        // The types hold nothing postcard cannot write (at most
+        // `MAX_HEADERS` headers, lengths known up front).
+        Err(_) => Err(CodecError::Malformed),
     }
 }
 
