@@ -72,12 +72,13 @@ fn close_inside_the_delivery_callback_closes_without_waiting_and_says_so() {
 fn dropping_the_last_handle_inside_the_delivery_callback_neither_panics_nor_hangs() {
     let dir = common::tempdir();
     let journal = dir.path().join("journal");
-    let slot: Slot = Arc::default();
     let (tx, rx) = mpsc::channel();
-    let inner = Arc::clone(&slot);
+    // The handle reaches the callback through a channel: the delivery may
+    // come before the test has handed it over, and then waits for it.
+    let (hand_over, handed) = mpsc::channel::<Producer>();
     let p = Producer::builder(&journal)
         .on_delivery(move |_| {
-            if let Some(p) = inner.lock().unwrap().take() {
+            if let Ok(p) = handed.recv_timeout(WAIT) {
                 drop(p);
                 tx.send(()).unwrap();
             }
@@ -85,7 +86,7 @@ fn dropping_the_last_handle_inside_the_delivery_callback_neither_panics_nor_hang
         .spawn(FileTransport::open(dir.path().join("out.jsonl")).unwrap())
         .unwrap();
     p.send(OwnedMessage::new("t", "one")).unwrap();
-    *slot.lock().unwrap() = Some(p);
+    hand_over.send(p).unwrap();
     rx.recv_timeout(WAIT).expect("drop inside the callback returned");
     let again = Producer::builder(&journal)
         .spawn(HoldTransport::default())
