@@ -12,7 +12,9 @@
 use std::collections::BTreeSet;
 
 use steadfast_core::testing::{MemStorage, TestProducer};
-use steadfast_core::{Config, Outcome, RecoveryReport, SegmentId, Storage, SyncPolicy};
+use steadfast_core::{
+    Config, OpenError, Outcome, RecoverError, RecoveryReport, SegmentId, Storage, SyncPolicy,
+};
 
 /// The configuration of the fuzz target (fuzz/src/recovery.rs).
 fn config() -> Config {
@@ -106,11 +108,7 @@ fn recover_drain_and_keep(file: &str) -> (RecoveryReport, BTreeSet<u64>, MemStor
 
 #[test]
 fn damaged_segments_recover_and_drain() {
-    for file in [
-        "recovery-lost-then-sent.bin",
-        "recovery-pending-not-sent.bin",
-        "recovery-lanes-refused-on-reopen.bin",
-    ] {
+    for file in ["recovery-lost-then-sent.bin", "recovery-pending-not-sent.bin"] {
         let (report, _) = recover_and_drain(file);
         assert!(!report.is_clean(), "{file}: {report}");
     }
@@ -123,7 +121,6 @@ fn damaged_segments_recover_and_drain() {
 /// the past"; delivery then sends seqs 2, 3 and 11: it reads the stale
 /// copies recovery skipped.
 #[test]
-#[ignore = "open finding of the recovery fuzz target: records reported lost are sent"]
 fn records_reported_lost_are_not_sent() {
     let (report, sent) = recover_and_drain("recovery-lost-then-sent.bin");
     assert_eq!(
@@ -141,7 +138,6 @@ fn records_reported_lost_are_not_sent() {
 /// and a second recovery after that finds nothing pending. A pending record
 /// is dropped without a word, or the count is wrong.
 #[test]
-#[ignore = "open finding of the recovery fuzz target: a reported-pending record is never sent"]
 fn every_pending_record_is_sent() {
     let (report, sent) = recover_and_drain("recovery-pending-not-sent.bin");
     assert_eq!(
@@ -153,19 +149,36 @@ fn every_pending_record_is_sent() {
 
 /// A valid meta slot (generation 1, its checksum right: libFuzzer found it)
 /// saying journal 0x900 with 1085 lanes, and one segment, 0, with a damaged
-/// header. The first open (LANES = 4) quarantines segment 0, takes the
-/// journal from the meta slot without checking its lanes and starts a
-/// segment of its own; after a crash that keeps everything synced, the next
-/// open refuses: "journal was created with 1085 lanes but this producer has
-/// 4". A journal the producer wrote itself must reopen (or the first open
-/// must refuse the meta slot's lanes).
+/// header. The meta's lane count is checked like a segment header's: the
+/// first open (LANES = 4) refuses, and changes nothing, rather than
+/// quarantining the segment and starting a journal of 1085 lanes that no
+/// later open accepts.
 #[test]
-#[ignore = "open finding of the recovery fuzz target: a journal recovered from damage cannot be reopened"]
-fn a_journal_recovered_from_damage_reopens() {
-    let (first, _, after) = recover_drain_and_keep("recovery-lanes-refused-on-reopen.bin");
+fn a_meta_slot_of_other_lanes_is_refused_on_the_first_open() {
+    let path = format!(
+        "{}/tests/data/fuzz/recovery-lanes-refused-on-reopen.bin",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let data = std::fs::read(&path).unwrap();
     let config = config();
     let buf = vec![0u8; TestProducer::buffer_len(&config)];
-    if let Err(failed) = TestProducer::open(after, buf, config, 0) {
-        panic!("reopen refused: {} (first report: {first})", failed.error);
+    let before = storage(&data);
+    let segments = before.segment_ids();
+    match TestProducer::open(before, buf, config, 0) {
+        Ok((_, report)) => panic!("opened a journal of 1085 lanes with 4: {report}"),
+        Err(failed) => {
+            assert!(
+                matches!(
+                    failed.error,
+                    OpenError::Recover(RecoverError::LanesMismatch {
+                        journal: 1085,
+                        configured: 4
+                    })
+                ),
+                "{}",
+                failed.error
+            );
+            assert_eq!(failed.storage.segment_ids(), segments, "nothing set aside");
+        }
     }
 }

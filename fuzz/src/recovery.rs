@@ -19,14 +19,14 @@
 //! against a broker that accepts everything, the producer transmits each
 //! record at most once, delivers each one, goes idle, and a second
 //! recovery of what it left (after a crash that loses nothing synced) finds
-//! nothing pending. With `STEADFAST_FUZZ_STRICT` set it also requires
-//! exactly `report.pending` records to go out, and the second recovery not
-//! to refuse the lanes: known findings, `core/tests/fuzz_regressions.rs`.
+//! nothing pending. Exactly `report.pending` records go out, and the second
+//! recovery does not refuse the journal the producer wrote (findings kept
+//! as regression tests in `core/tests/fuzz_regressions.rs`).
 
 use std::collections::BTreeSet;
 
 use steadfast_core::testing::{MemStorage, TestProducer};
-use steadfast_core::{Config, OpenError, Outcome, RecoverError, SegmentId, Storage, SyncPolicy};
+use steadfast_core::{Config, Outcome, SegmentId, Storage, SyncPolicy};
 
 /// Bytes of a meta slot.
 pub const META: usize = steadfast_core::META_SLOT_LEN;
@@ -147,12 +147,6 @@ pub fn journal_of(storage: &mut MemStorage) -> Journal {
 /// Rounds of the driver loop before an un-idle producer is a hang.
 const ROUNDS: usize = 10_000;
 
-/// Whether `STEADFAST_FUZZ_STRICT` is set (read once).
-fn strict() -> bool {
-    static STRICT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *STRICT.get_or_init(|| std::env::var_os("STEADFAST_FUZZ_STRICT").is_some())
-}
-
 /// The fuzz target's check.
 pub fn check(data: &[u8]) {
     let journal = unpack(data);
@@ -221,18 +215,13 @@ pub fn check(data: &[u8]) {
         };
     }
     assert!(idle, "producer not idle after {ROUNDS} rounds (report: {report})");
-    // Exactly the pending records go out. After damage inside a segment
-    // they do not always agree yet (`core/tests/fuzz_regressions.rs`, two
-    // inputs, ignored until recovery is fixed): this check is enforced only
-    // with `STEADFAST_FUZZ_STRICT` set, so that the fuzzer goes on looking
-    // for everything else.
-    if strict() {
-        assert_eq!(
-            transmitted.len() as u64,
-            report.pending,
-            "records transmitted ({transmitted:?}) against records reported pending (report: {report})"
-        );
-    }
+    // Exactly the pending records go out: a record reported lost is not
+    // sent, and a record reported pending is.
+    assert_eq!(
+        transmitted.len() as u64,
+        report.pending,
+        "records transmitted ({transmitted:?}) against records reported pending (report: {report})"
+    );
     assert_eq!(
         deliveries,
         transmitted.len() as u64,
@@ -252,14 +241,6 @@ pub fn check(data: &[u8]) {
             again.pending, 0,
             "pending after every record was confirmed (first report: {report}; second: {again})"
         ),
-        // A known finding (`core/tests/fuzz_regressions.rs`): checked only
-        // when strict.
-        Err(failed)
-            if !strict()
-                && matches!(
-                    failed.error,
-                    OpenError::Recover(RecoverError::LanesMismatch { .. })
-                ) => {}
         Err(failed) => panic!(
             "a journal the producer wrote itself is refused: {} (first report: {report})",
             failed.error

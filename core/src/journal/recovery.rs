@@ -54,6 +54,7 @@ use state::{Repair, Scan};
 use super::format::{HeaderError, MetaSlot, SEGMENT_HEADER_LEN, SegmentHeader};
 use super::reader::ChunkReader;
 use super::report::{Damage, RecoveryReport, SeqRange};
+use super::skips::Skips;
 use super::{Journal, JournalLimits};
 use crate::storage::{SegmentId, Storage};
 
@@ -153,6 +154,17 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
         });
         meta = None;
     }
+    // The lanes the journal was created with, as a segment header's: a
+    // journal of another lane count is refused now, before anything is
+    // written with it (a new segment would carry the meta's count).
+    if let Some(m) = meta
+        && usize::from(m.lanes) != LANES
+    {
+        return Err(RecoverError::LanesMismatch {
+            journal: m.lanes,
+            configured: LANES,
+        });
+    }
     let mut s = Scan::<LANES, SEGS> {
         report,
         segments: heapless::Vec::new(),
@@ -166,6 +178,7 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
         last_seq: 0,
         last_crc: 0,
         lanes_on_disk: meta.map(|m| m.lanes),
+        skips: Skips::default(),
     };
     let mut journal = voted.or(meta.map(|m| m.journal));
     let mut reader = ChunkReader::new();
@@ -357,6 +370,7 @@ fn finish<S: Storage, const LANES: usize, const SEGS: usize>(
         limits,
         reader: ChunkReader::new(),
         manifest_owed: false,
+        skips: s.skips,
     };
     Ok((journal, s.report))
 }
