@@ -5,8 +5,8 @@
 //!
 //! Each is recovered and driven against a broker that accepts everything.
 //! Recovery must not panic and the producer must go idle (checked for
-//! all); the ignored tests are the open findings: the records sent do not
-//! match `report.pending` after damage inside a segment.
+//! all); exactly the records reported pending are sent, and a journal the
+//! producer wrote reopens (or the first open refuses, changing nothing).
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
@@ -115,11 +115,11 @@ fn damaged_segments_recover_and_drain() {
 }
 
 /// Segment 1 holds the manifest (seq 1), a damaged region from offset 96
-/// (seqs 2..=10), messages 11 and 12, then at offset 1320 a stale copy of
-/// the segment's first frames (seqs 1..=5). Recovery reports seqs 2..=10
-/// lost and 1 message pending and skips the stale copies as "entries from
-/// the past"; delivery then sends seqs 2, 3 and 11: it reads the stale
-/// copies recovery skipped.
+/// (seqs 2..=10), message 11, then at offset 1320 stale copies of the
+/// segment's first frames (seqs 1..=4: intact, chained to seq 1, out of
+/// order). Recovery reports seqs 2..=10 lost and does not take the stale
+/// copies into the log; no later reader may either (delivery once sent the
+/// copies of 2 and 3).
 #[test]
 fn records_reported_lost_are_not_sent() {
     let (report, sent) = recover_and_drain("recovery-lost-then-sent.bin");
@@ -131,12 +131,10 @@ fn records_reported_lost_are_not_sent() {
 }
 
 /// Segment 1 holds messages 2..=13 on lanes 0-3, a damaged region from
-/// offset 1184 where the dead-letter and confirm entries were (seqs
-/// 14..=16), then a stale copy of message 12 (lane 1). Recovery reports 9
-/// messages pending, but only 8 are ever sent (2, 3, 5, 6, 7, 10, 11, 13)
-/// before the producer is idle: nothing of lane 1 (seqs 8, 9, 12) goes out,
-/// and a second recovery after that finds nothing pending. A pending record
-/// is dropped without a word, or the count is wrong.
+/// offset 1184 (seqs 14..=16), stale copies of messages 11 and 12, then a
+/// Confirm entry (lane 1 up to 12, lane 2 up to 4). 8 messages are pending
+/// and 8 are sent; the pending count once counted the stale copy of 11
+/// again (9).
 #[test]
 fn every_pending_record_is_sent() {
     let (report, sent) = recover_and_drain("recovery-pending-not-sent.bin");
