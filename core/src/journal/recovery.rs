@@ -27,7 +27,7 @@
 //!    segment is a torn tail (cut); anything else is damage: the scan resyncs
 //!    on the next valid frame and reports what the skipped bytes held. What
 //!    it does not take into the log (skipped bytes, stale entries) is handed
-//!    to the journal ([`Skips`]): no later reader takes it either.
+//!    to the journal (`skips.rs`): no later reader takes it either.
 //! 5. The newest manifest: every segment it lists must be present unless a
 //!    later entry says it was removed on purpose.
 //! 6. The high-water mark, whatever is left on disk: a log that ends before
