@@ -21,6 +21,7 @@ mod index;
 pub(crate) mod reader;
 pub mod recovery;
 pub mod report;
+mod segment_info;
 mod skips;
 
 use core::fmt;
@@ -31,7 +32,7 @@ use format::{
 };
 use reader::{ChunkReader, Read};
 
-pub(crate) use index::SegmentInfo;
+pub(crate) use segment_info::SegmentInfo;
 use skips::Skips;
 
 use crate::message::Seq;
