@@ -180,3 +180,17 @@ fn a_meta_slot_of_other_lanes_is_refused_on_the_first_open() {
         }
     }
 }
+
+/// Segment 83 alone: a damaged header, 64 bytes of garbage behind it, the
+/// journal's frames from seq 1 (manifest) to 14 (messages 2..=13, a dead
+/// letter), a damaged region, then two dead letters (15, 16). The header is
+/// salvaged and 12 messages reported pending: all 12 must go out.
+#[test]
+fn messages_behind_a_salvaged_header_are_sent() {
+    let (report, sent) = recover_and_drain("recovery-salvaged-nothing-sent.bin");
+    assert_eq!(
+        sent.len() as u64,
+        report.pending,
+        "sent {sent:?}; report: {report}"
+    );
+}

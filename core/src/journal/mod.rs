@@ -450,11 +450,18 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
     /// A frame recovery did not take into the log (a stale copy, bytes of
     /// a region it skipped) reads as damage.
     pub(crate) fn read(&mut self, cache: &mut [u8], pos: Position) -> Result<Read, S::Error> {
+        // Read even so: the reader learns the segment's length, which a
+        // resync from here needs.
+        let read = self
+            .reader
+            .frame(&mut self.storage, cache, pos.segment, pos.offset)?;
         if self.skips.contains(pos.segment, pos.offset) {
-            return Ok(Read::Bad);
+            return Ok(match read {
+                Read::End => Read::End,
+                _ => Read::Bad,
+            });
         }
-        self.reader
-            .frame(&mut self.storage, cache, pos.segment, pos.offset)
+        Ok(read)
     }
 
     /// Copies the `out.len()` bytes at `pos` into `out`, unchecked: out of
