@@ -194,3 +194,18 @@ fn messages_behind_a_salvaged_header_are_sent() {
         "sent {sent:?}; report: {report}"
     );
 }
+
+/// Segment 1 (a damaged header, salvaged) holds seqs 1..=11 with two
+/// damaged regions; segment 102, its header damaged too, holds garbage and
+/// then stale copies of 9, 10 and 11. Seqs only grow across the journal, so
+/// segment 102 cannot be salvaged from them (it is set aside): they were
+/// counted pending a second time (11 pending, 8 sent).
+#[test]
+fn stale_copies_behind_a_damaged_header_are_not_salvaged() {
+    let (report, sent) = recover_and_drain("recovery-pending-over-two-salvaged.bin");
+    assert_eq!(
+        sent.len() as u64,
+        report.pending,
+        "sent {sent:?}; report: {report}"
+    );
+}
