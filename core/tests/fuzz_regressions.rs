@@ -209,3 +209,18 @@ fn stale_copies_behind_a_damaged_header_are_not_salvaged() {
         "sent {sent:?}; report: {report}"
     );
 }
+
+/// Segment 1 holds seqs 1..=10, then (after damage) spliced copies of
+/// 49..=64 and 34..=38; segment 2 (intact header, prev seq 39) holds
+/// 40..=69. Seqs only grow across the journal: segment 2's entries at or
+/// below 64 are stale copies, skipped like those inside a segment. They
+/// were counted pending twice (51 reported, 29 sent).
+#[test]
+fn entries_at_or_below_an_earlier_segment_are_not_counted_twice() {
+    let (report, sent) = recover_and_drain("recovery-segments-overlap.bin");
+    assert_eq!(
+        sent.len() as u64,
+        report.pending,
+        "sent {sent:?}; report: {report}"
+    );
+}

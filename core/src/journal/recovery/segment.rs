@@ -39,6 +39,7 @@ pub(super) fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
     let mut chain = header.prev_chain;
     let mut at = SEGMENT_HEADER_LEN as u64;
     let mut first = true;
+    let floor = s.segments.last().map(|p| p.last_seq);
     loop {
         match reader.frame(storage, cache, id, at).map_err(storage_err::<S>)? {
             Read::End => break,
@@ -48,8 +49,11 @@ pub(super) fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
                 // the writer skipping reserved ids after a restart that had
                 // no segment slot to start: nothing is missing.
                 let skipped = h.seq > expected && h.chain == chain;
-                if (h.seq != expected || h.chain != chain) && !skipped {
-                    if h.seq < expected && !first {
+                // Seqs only grow across the journal: an entry at or below
+                // the last one of the segments before is a stale copy too.
+                let below = floor.is_some_and(|f| h.seq <= f);
+                if (h.seq != expected || h.chain != chain) && !skipped || below {
+                    if (h.seq < expected && !first) || below {
                         // An entry from the past: reordered or stale. Not
                         // part of the log, for later readers either.
                         if !s.skips.push(id, at, f.next) {
