@@ -224,3 +224,18 @@ fn entries_at_or_below_an_earlier_segment_are_not_counted_twice() {
         "sent {sent:?}; report: {report}"
     );
 }
+
+/// Segment 1 keeps entries up to seq 47; segment 2 (prev seq 39) holds
+/// only stale copies at or below it, so its last seq stays 39. The journal
+/// continued from 40, below messages it was about to deliver: confirming
+/// seq 47 moved a watermark past the log's end (a debug assertion). New
+/// entries go above the highest seq kept in any segment.
+#[test]
+fn the_log_continues_above_the_highest_seq_kept() {
+    let (report, sent) = recover_and_drain("recovery-mark-past-log-end.bin");
+    assert_eq!(
+        sent.len() as u64,
+        report.pending,
+        "sent {sent:?}; report: {report}"
+    );
+}

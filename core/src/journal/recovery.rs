@@ -58,6 +58,7 @@ use super::reader::ChunkReader;
 use super::report::{Damage, RecoveryReport, SeqRange};
 use super::skips::Skips;
 use super::{Journal, JournalLimits};
+use crate::message::Seq;
 use crate::storage::{SegmentId, Storage};
 
 /// How recovery treats damage.
@@ -335,8 +336,10 @@ fn finish<S: Storage, const LANES: usize, const SEGS: usize>(
             return Err((storage, RecoverError::Storage(e)));
         }
     }
-    // Everything that survived recovery is treated as durable.
-    let last_seq = s.last_seq;
+    // Everything that survived recovery is treated as durable. The highest
+    // seq kept (a later segment may hold only stale copies below an
+    // earlier one's last entry): new entries and watermarks go above it.
+    let last_seq = s.segments.iter().map(|g| g.last_seq).fold(s.last_seq, Seq::max);
     // Meta slots of another journal reserve nothing for this one: skip a
     // reservation block, as ids above the last entry may have left.
     let reserved = match (meta.trusted, meta.newest) {
