@@ -3,11 +3,9 @@
 //! A [`Message`] borrows everything it carries, so the core never needs an
 //! allocator: the caller's buffers are encoded straight into the journal, and
 //! a message read back from the journal borrows the read buffer. The encoding
-//! is postcard (see `docs/journal-format.md`, "Message payload"); field order
-//! is part of the on-disk format and must never change. It is written and
-//! read by hand (`message/codec.rs`, for speed); the serde derives here are
-//! the specification it is tested against, and stay for users who serialize
-//! messages themselves.
+//! is postcard through the serde derives below (see `docs/journal-format.md`,
+//! "Message payload"); field order is part of the on-disk format and must
+//! never change.
 
 use core::fmt;
 

@@ -466,3 +466,112 @@ fn a_damaged_header_with_no_other_source_of_the_journal_id_is_set_aside_as_loss(
     assert_eq!(lost, SeqRange { first: 1, last: 6 }, "{report}");
     assert!(report.lost_entries(), "{report}");
 }
+
+/// The frames of segment `bytes`, from offset 64 up to the first that is
+/// not whole: (seq, offset, length with padding).
+fn frames(bytes: &[u8]) -> Vec<(u64, usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 64;
+    while at + 24 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let total = (24 + len).div_ceil(8) * 8;
+        if len == 0 || at + total > bytes.len() {
+            break;
+        }
+        let seq = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap());
+        out.push((seq, at, total));
+        at += total;
+    }
+    out
+}
+
+/// Valid frames that recovery does not take into the log (here intact,
+/// stale copies of earlier entries behind the last one, one of them of an
+/// entry that is damaged where it belongs) are not part of the journal for
+/// any later reader: the damaged entry is reported lost and its stale copy
+/// is neither counted pending nor sent; exactly the pending records go out.
+#[test]
+fn stale_copies_recovery_rejected_are_neither_counted_nor_sent() {
+    let (mut p, _) = open_mem(MemStorage::new(), config(), 0);
+    p.send(0, Message::new("t", &[0; 100])).unwrap();
+    // On a lane of its own: nothing else of its lane is indexed before its
+    // stale copy is read.
+    let lost = p.send(0, Message::new("u", &[1; 100]).with_partition(1)).unwrap();
+    for i in 0..10u8 {
+        p.send(0, Message::new("t", &[i; 100])).unwrap();
+    }
+    p.sync(0).unwrap();
+    p.handle_timeout(5_000).unwrap();
+    let mut s = p.storage().crash(false);
+    let id = s.segment_ids()[0];
+    let bytes = s.segment_bytes(id).unwrap();
+    let all = frames(bytes);
+    let (_, from, _) = *all.iter().find(|f| f.0 == lost - 1).unwrap();
+    let (_, at, len) = *all.iter().find(|f| f.0 == lost).unwrap();
+    let copies = bytes[from..at + len].to_vec();
+    bytes[at + 30] ^= 0xff;
+    bytes.extend_from_slice(&copies);
+
+    let (mut p, report) = open_mem(s, config(), 0);
+    assert!(
+        report.damage.iter().any(|d| matches!(
+            d,
+            Damage::CorruptRegion { lost: Some(r), .. } if *r == SeqRange { first: lost, last: lost }
+        )),
+        "{report}"
+    );
+    assert_eq!(report.pending, 11, "{report}");
+    let mut t = ScriptedTransport::accept_all();
+    let (deliveries, _) = steadfast_core::testing::drive(&mut p, &mut t, 0, 2_000);
+    let seqs: Vec<u64> = deliveries
+        .iter()
+        .map(|d| match d {
+            steadfast_core::Delivery::Confirmed { id, .. }
+            | steadfast_core::Delivery::DeadLettered { id, .. } => id.seq,
+        })
+        .collect();
+    assert!(
+        !seqs.contains(&lost),
+        "seq {lost} was reported lost and sent: {seqs:?}"
+    );
+    assert_eq!(seqs.len() as u64, report.pending, "{seqs:?}; {report}");
+}
+
+/// The meta slots' lane count is checked like a segment header's: a
+/// journal of 8 lanes whose segments are all garbage is refused by a
+/// producer of 4 on the first open, with nothing set aside or written,
+/// rather than started with a new segment of 8 lanes no later open takes.
+#[test]
+fn a_meta_slot_of_another_lane_count_is_refused_on_the_first_open() {
+    let mut s = with_messages(5);
+    for slot in 0..2 {
+        if let Some(bytes) = s.meta_slot(slot).as_mut() {
+            let mut meta = MetaSlot::decode(bytes).unwrap();
+            meta.lanes = 8;
+            *bytes = meta.encode();
+        }
+    }
+    // Nothing in the segments to salvage or to check the lanes against.
+    for id in s.segment_ids() {
+        for b in s.segment_bytes(id).unwrap().iter_mut() {
+            *b ^= 0x5a;
+        }
+    }
+    let ids = s.segment_ids();
+    let buf = vec![0u8; TestProducer::buffer_len(&config())];
+    let Err(failed) = TestProducer::open(s, buf, config(), 0) else {
+        panic!("a journal of 8 lanes opened with 4");
+    };
+    assert!(
+        matches!(
+            failed.error,
+            OpenError::Recover(RecoverError::LanesMismatch {
+                journal: 8,
+                configured: 4
+            })
+        ),
+        "{}",
+        failed.error
+    );
+    assert_eq!(failed.storage.segment_ids(), ids, "nothing set aside or started");
+}

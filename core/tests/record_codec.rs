@@ -1,9 +1,11 @@
-//! The hand-written record codec (src/message/codec.rs) against postcard
-//! and the serde derives, which define the journal's message payload:
-//! encoding must give the very bytes `postcard::to_slice` gives (and fail
-//! alike when they do not fit), and decoding must accept exactly what
-//! postcard accepts, yielding the same record. Journals written by earlier
-//! builds (which used postcard) depend on it.
+//! The record codec (`Record::encode`/`decode`, postcard through the serde
+//! derives) against postcard applied to a whole `Record` and against the
+//! documented field map: `send` encodes a borrowed message (a private
+//! `RecordRef`), which must give the very bytes `postcard::to_slice` gives
+//! for the `Record` (and fail alike when they do not fit), and decoding must
+//! accept exactly what postcard accepts with no trailing bytes. Journals
+//! written by earlier builds depend on it; `the_field_map_is_the_documented_one`
+//! pins the bytes of docs/journal-format.md.
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;

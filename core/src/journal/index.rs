@@ -1,82 +1,13 @@
-//! The journal's in-memory index: one [`SegmentInfo`] per live segment,
-//! and the questions the delivery code asks of the journal (its ids and
+//! The journal's in-memory index: one `SegmentInfo` per live segment
+//! (`segment_info.rs`), and the questions the delivery code asks of the journal (its ids and
 //! sizes, the lane watermarks, where dead letters live). The journal's
 //! fields are private to `journal`: the delivery code goes through these
 //! methods, so the journal keeps its invariants (a watermark never moves
 //! back, a segment's dead letters are counted where they are written).
 
-use super::{Journal, JournalLimits, SEGMENT_HEADER_LEN};
+use super::{Journal, JournalLimits};
 use crate::message::Seq;
 use crate::storage::{SegmentId, StorageErrorKind};
-
-/// The compact in-memory index of one segment.
-#[derive(Clone, Debug)]
-pub(crate) struct SegmentInfo<const LANES: usize> {
-    pub(in crate::journal) id: SegmentId,
-    /// Seq of the entry before this segment.
-    pub(in crate::journal) prev_seq: Seq,
-    /// Seq of its last entry (`prev_seq` while empty).
-    pub(in crate::journal) last_seq: Seq,
-    /// Checksum of its last entry.
-    pub(in crate::journal) last_crc: u32,
-    /// Bytes, header included.
-    pub(in crate::journal) len: u64,
-    /// Highest message seq of each lane in this segment (0: none).
-    pub(in crate::journal) lane_max: [Seq; LANES],
-    /// Lowest message seq of each lane in this segment (0: none).
-    pub(in crate::journal) lane_min: [Seq; LANES],
-    /// Messages of each lane in this segment.
-    pub(in crate::journal) lane_count: [u32; LANES],
-    /// Dead letters in it not yet discarded or re-driven.
-    pub(in crate::journal) dl_live: u32,
-    /// Dead letters ever written into it.
-    pub(in crate::journal) dl_written: u32,
-    /// Highest segment holding a dead letter resolved by an entry in this
-    /// one: this segment must outlive it, or the dead letter would come back.
-    pub(in crate::journal) resolve_pin: Option<SegmentId>,
-    /// Recovery found damage in it: quarantine it instead of deleting it.
-    pub(in crate::journal) damaged: bool,
-    /// Its `SegmentRemoved` entry is written: a manifest written from now on
-    /// must not list it (that entry may be in a segment deleted before the
-    /// manifest's, and recovery would then report it missing).
-    pub(in crate::journal) removing: bool,
-}
-
-impl<const LANES: usize> SegmentInfo<LANES> {
-    pub(crate) fn new(id: SegmentId, prev_seq: Seq, prev_crc: u32) -> Self {
-        SegmentInfo {
-            id,
-            prev_seq,
-            last_seq: prev_seq,
-            last_crc: prev_crc,
-            len: SEGMENT_HEADER_LEN as u64,
-            lane_max: [0; LANES],
-            lane_min: [0; LANES],
-            lane_count: [0; LANES],
-            dl_live: 0,
-            dl_written: 0,
-            resolve_pin: None,
-            damaged: false,
-            removing: false,
-        }
-    }
-
-    /// Counts a message of `lane` in this segment's summary.
-    pub(crate) fn add_message(&mut self, lane: u16, seq: Seq) {
-        let lane = usize::from(lane);
-        if lane < LANES {
-            self.lane_max[lane] = seq;
-            if self.lane_count[lane] == 0 {
-                self.lane_min[lane] = seq;
-            }
-            self.lane_count[lane] += 1;
-        }
-    }
-
-    pub(crate) fn contains(&self, seq: Seq) -> bool {
-        seq > self.prev_seq && seq <= self.last_seq
-    }
-}
 
 impl<S, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> {
     /// True if segment `id` is live.

@@ -21,6 +21,8 @@ mod index;
 pub(crate) mod reader;
 pub mod recovery;
 pub mod report;
+mod segment_info;
+mod skips;
 
 use core::fmt;
 
@@ -30,7 +32,8 @@ use format::{
 };
 use reader::{ChunkReader, Read};
 
-pub(crate) use index::SegmentInfo;
+pub(crate) use segment_info::SegmentInfo;
+use skips::Skips;
 
 use crate::message::Seq;
 use crate::storage::{SegmentId, Storage, StorageError, StorageErrorKind, SyncRequest};
@@ -111,6 +114,8 @@ pub(crate) struct Journal<S, const LANES: usize, const SEGS: usize> {
     reader: ChunkReader,
     /// The current segment's manifest could not be written yet.
     manifest_owed: bool,
+    /// Regions recovery did not take into the log: reads there see damage.
+    skips: Skips,
 }
 
 impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> {
@@ -442,9 +447,21 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
     }
 
     /// Reads the frame at `pos` into `cache` (through the chunk cache).
+    /// A frame recovery did not take into the log (a stale copy, bytes of
+    /// a region it skipped) reads as damage.
     pub(crate) fn read(&mut self, cache: &mut [u8], pos: Position) -> Result<Read, S::Error> {
-        self.reader
-            .frame(&mut self.storage, cache, pos.segment, pos.offset)
+        // Read even so: the reader learns the segment's length, which a
+        // resync from here needs.
+        let read = self
+            .reader
+            .frame(&mut self.storage, cache, pos.segment, pos.offset)?;
+        if self.skips.contains(pos.segment, pos.offset) {
+            return Ok(match read {
+                Read::End => Read::End,
+                _ => Read::Bad,
+            });
+        }
+        Ok(read)
     }
 
     /// Copies the `out.len()` bytes at `pos` into `out`, unchecked: out of
@@ -464,6 +481,9 @@ impl<S: Storage, const LANES: usize, const SEGS: usize> Journal<S, LANES, SEGS> 
         cache: &mut [u8],
         pos: Position,
     ) -> Result<Option<(format::FrameHeader, u64)>, S::Error> {
+        if self.skips.contains(pos.segment, pos.offset) {
+            return Ok(None);
+        }
         self.reader
             .skim(&mut self.storage, cache, pos.segment, pos.offset)
     }

@@ -25,7 +25,9 @@
 //! 4. Each entry: framing and CRC-32C, then that its seq and chain follow its
 //!    predecessor. A bad frame with nothing valid after it in the last
 //!    segment is a torn tail (cut); anything else is damage: the scan resyncs
-//!    on the next valid frame and reports what the skipped bytes held.
+//!    on the next valid frame and reports what the skipped bytes held. What
+//!    it does not take into the log (skipped bytes, stale entries) is handed
+//!    to the journal (`skips.rs`): no later reader takes it either.
 //! 5. The newest manifest: every segment it lists must be present unless a
 //!    later entry says it was removed on purpose.
 //! 6. The high-water mark, whatever is left on disk: a log that ends before
@@ -54,7 +56,9 @@ use state::{Repair, Scan};
 use super::format::{HeaderError, MetaSlot, SEGMENT_HEADER_LEN, SegmentHeader};
 use super::reader::ChunkReader;
 use super::report::{Damage, RecoveryReport, SeqRange};
+use super::skips::Skips;
 use super::{Journal, JournalLimits};
+use crate::message::Seq;
 use crate::storage::{SegmentId, Storage};
 
 /// How recovery treats damage.
@@ -153,6 +157,17 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
         });
         meta = None;
     }
+    // The lanes the journal was created with, as a segment header's: a
+    // journal of another lane count is refused now, before anything is
+    // written with it (a new segment would carry the meta's count).
+    if let Some(m) = meta
+        && usize::from(m.lanes) != LANES
+    {
+        return Err(RecoverError::LanesMismatch {
+            journal: m.lanes,
+            configured: LANES,
+        });
+    }
     let mut s = Scan::<LANES, SEGS> {
         report,
         segments: heapless::Vec::new(),
@@ -166,6 +181,7 @@ fn scan<S: Storage, const LANES: usize, const SEGS: usize>(
         last_seq: 0,
         last_crc: 0,
         lanes_on_disk: meta.map(|m| m.lanes),
+        skips: Skips::default(),
     };
     let mut journal = voted.or(meta.map(|m| m.journal));
     let mut reader = ChunkReader::new();
@@ -320,8 +336,10 @@ fn finish<S: Storage, const LANES: usize, const SEGS: usize>(
             return Err((storage, RecoverError::Storage(e)));
         }
     }
-    // Everything that survived recovery is treated as durable.
-    let last_seq = s.last_seq;
+    // Everything that survived recovery is treated as durable. The highest
+    // seq kept (a later segment may hold only stale copies below an
+    // earlier one's last entry): new entries and watermarks go above it.
+    let last_seq = s.segments.iter().map(|g| g.last_seq).fold(s.last_seq, Seq::max);
     // Meta slots of another journal reserve nothing for this one: skip a
     // reservation block, as ids above the last entry may have left.
     let reserved = match (meta.trusted, meta.newest) {
@@ -357,6 +375,7 @@ fn finish<S: Storage, const LANES: usize, const SEGS: usize>(
         limits,
         reader: ChunkReader::new(),
         manifest_owed: false,
+        skips: s.skips,
     };
     Ok((journal, s.report))
 }

@@ -75,6 +75,8 @@ mod classify;
 mod coalesce;
 mod config;
 mod encode;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod http;
 mod transport;
 mod v2;

@@ -296,18 +296,35 @@ impl RestTransport {
                 self.http.post(&url, V2_CONTENT_TYPE, V2_ACCEPT, &body)
             }
         };
-        let answer = match reply {
-            Ok(answer) => answer,
-            Err(failure) => return Sent::Broken(failure),
-        };
-        if v3 {
-            if (200..300).contains(&answer.status) {
-                return Sent::Results(v3::results(&answer, &partitions));
-            }
-        } else if (200..300).contains(&answer.status) || v2::has_offsets(&answer) {
-            return Sent::Results(v2::results(&answer, &partitions));
+        match reply {
+            Ok(answer) => answered(v3, &answer, &partitions),
+            Err(failure) => Sent::Broken(failure),
         }
-        refused(&answer)
+    }
+}
+
+/// What the proxy's answer to a produce request of `partitions.len()`
+/// records (each with the partition it asked for) says about them.
+fn answered(v3: bool, answer: &Answer, partitions: &[Option<i32>]) -> Sent {
+    if v3 {
+        if (200..300).contains(&answer.status) {
+            return Sent::Results(v3::results(answer, partitions));
+        }
+    } else if (200..300).contains(&answer.status) || v2::has_offsets(answer) {
+        return Sent::Results(v2::results(answer, partitions));
+    }
+    refused(answer)
+}
+
+/// [`answered`], one outcome per record: what `deliver` makes of a single
+/// request's answer (a refusal fails every record alike).
+#[cfg(feature = "fuzzing")]
+pub(super) fn answer_outcomes(v3: bool, answer: &Answer, partitions: &[Option<i32>]) -> Vec<Outcome> {
+    match answered(v3, answer, partitions) {
+        Sent::Results(outcomes) => outcomes,
+        Sent::Refused { failure, .. } | Sent::Broken(failure) => {
+            vec![Outcome::Failed(failure); partitions.len()]
+        }
     }
 }
 

@@ -42,13 +42,18 @@ pub(crate) fn discover(http: &Http, base: &str, must_be_v3: bool) -> Discovery {
             return Discovery::Failed(retry);
         }
     };
+    discovered(&answer, &url, must_be_v3)
+}
+
+/// What the answer to `GET {url}` (the cluster list) says about the proxy.
+pub(crate) fn discovered(answer: &Answer, url: &str, must_be_v3: bool) -> Discovery {
     let status = answer.status;
     if (200..300).contains(&status)
-        && let Some(id) = first_cluster_id(&answer)
+        && let Some(id) = first_cluster_id(answer)
     {
         return Discovery::V3(id);
     }
-    let (error_code, message) = error_body(&answer);
+    let (error_code, message) = error_body(answer);
     match status {
         401 | 403 | 408 | 429 | 500..=599 => Discovery::Failed(http_failure(
             status,

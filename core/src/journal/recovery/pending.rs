@@ -1,8 +1,8 @@
 //! Counting the messages a recovered journal still owes.
 
-use crate::journal::Journal;
 use crate::journal::format::{EntryKind, SEGMENT_HEADER_LEN};
 use crate::journal::reader::Read;
+use crate::journal::{Journal, Position};
 use crate::storage::Storage;
 
 /// Counts messages not yet done. Whole segments are counted from their
@@ -34,7 +34,15 @@ pub(super) fn count_pending<S: Storage, const LANES: usize, const SEGS: usize>(
         let (lane_min, lane_max) = (g.lane_min, g.lane_max);
         let mut at = SEGMENT_HEADER_LEN as u64;
         while at < end {
-            let f = match journal.reader.frame(&mut journal.storage, cache, id, at)? {
+            // Through the journal: frames recovery did not take into the
+            // log (stale copies) read as damage, and are not counted.
+            let f = match journal.read(
+                cache,
+                Position {
+                    segment: id,
+                    offset: at,
+                },
+            )? {
                 Read::Frame(f) => f,
                 // Damage recovery already reported: count what follows it.
                 Read::Bad => match journal.reader.resync(&mut journal.storage, cache, id, at, 0)? {

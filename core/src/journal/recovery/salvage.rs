@@ -83,14 +83,18 @@ pub(super) fn salvage<S: Storage, const LANES: usize, const SEGS: usize>(
             first: Some((first.seq, last)),
         });
     };
-    // The segment right before must not contradict it: an entry of the
-    // same seq or later there, or the very next seq with another chain, is
-    // another history. A gap (the end of that segment lost) is a loss,
-    // reported when the segment is read; a damaged end checks nothing.
+    // The segments before must not contradict it: seqs only grow across
+    // the journal, so an entry of the same seq or later in any of them
+    // makes its frames stale copies; and the very next seq with another
+    // chain than the segment right before is another history. A gap (the
+    // end of that segment lost) is a loss, reported when the segment is
+    // read; a damaged end checks no chain.
     if let Some(prev) = s.segments.last()
-        && prev.id + 1 == id
-        && s.open_loss.is_none()
-        && (first.seq <= prev.last_seq || (first.seq == prev.last_seq + 1 && first.chain != prev.last_crc))
+        && (first.seq <= prev.last_seq
+            || (prev.id + 1 == id
+                && s.open_loss.is_none()
+                && first.seq == prev.last_seq + 1
+                && first.chain != prev.last_crc))
     {
         let last = last_chained_seq(storage, cache, reader, id)?;
         return Ok(Salvage::Refused {

@@ -39,6 +39,7 @@ pub(super) fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
     let mut chain = header.prev_chain;
     let mut at = SEGMENT_HEADER_LEN as u64;
     let mut first = true;
+    let floor = s.segments.last().map(|p| p.last_seq);
     loop {
         match reader.frame(storage, cache, id, at).map_err(storage_err::<S>)? {
             Read::End => break,
@@ -48,9 +49,19 @@ pub(super) fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
                 // the writer skipping reserved ids after a restart that had
                 // no segment slot to start: nothing is missing.
                 let skipped = h.seq > expected && h.chain == chain;
-                if (h.seq != expected || h.chain != chain) && !skipped {
-                    if h.seq < expected && !first {
-                        // An entry from the past: reordered or stale.
+                // Seqs only grow across the journal: an entry at or below
+                // the last one of the segments before is a stale copy too.
+                let below = floor.is_some_and(|f| h.seq <= f);
+                if (h.seq != expected || h.chain != chain) && !skipped || below {
+                    if (h.seq < expected && !first) || below {
+                        // An entry from the past: reordered or stale. Not
+                        // part of the log, for later readers either.
+                        if !s.skips.push(id, at, f.next) {
+                            cut_rest(storage, cache, reader, s, &mut info, at, expected, is_last)?;
+                            break;
+                        }
+                        // Appends go after it (the length is the file's).
+                        info.len = f.next;
                         s.report.push(Damage::BrokenChain {
                             segment: id,
                             offset: at,
@@ -101,6 +112,10 @@ pub(super) fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
                     .map_err(storage_err::<S>)?;
                 match resync {
                     Some(next) => {
+                        if !s.skips.push(id, at, next) {
+                            cut_rest(storage, cache, reader, s, &mut info, at, expected, is_last)?;
+                            break;
+                        }
                         // Peek the seq there to say what was lost.
                         let lost_upto =
                             match reader.frame(storage, cache, id, next).map_err(storage_err::<S>)? {
@@ -138,12 +153,19 @@ pub(super) fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
                     None => {
                         // Damage to the end of a sealed segment; how much was
                         // lost is known once the next header is read.
+                        // Valid frames in them are stale (none follows the
+                        // chain): not part of the log.
+                        if !s.skips.push(id, at, u64::MAX) {
+                            cut_rest(storage, cache, reader, s, &mut info, at, expected, is_last)?;
+                            break;
+                        }
                         info.damaged = true;
                         s.open_loss = Some(OpenLoss {
                             segment: id,
                             offset: at,
                             len: reader.segment_len - at,
                             from: expected,
+                            seen: 0,
                         });
                         info.len = reader.segment_len;
                         break;
@@ -158,6 +180,59 @@ pub(super) fn scan_segment<S: Storage, const LANES: usize, const SEGS: usize>(
     if s.segments.push(info).is_err() {
         return Err(RecoverError::TooManySegments { capacity: SEGS });
     }
+    Ok(())
+}
+
+/// Damage at `at` of segment `id` with no room left to record another
+/// skipped region: the segment is cut there, and everything from `at` on is
+/// reported lost (up to the highest seq of a valid frame there, or where the
+/// next segment starts).
+#[allow(clippy::too_many_arguments)]
+fn cut_rest<S: Storage, const LANES: usize, const SEGS: usize>(
+    storage: &mut S,
+    cache: &mut [u8],
+    reader: &mut ChunkReader,
+    s: &mut Scan<LANES, SEGS>,
+    info: &mut SegmentInfo<LANES>,
+    at: u64,
+    expected: Seq,
+    is_last: bool,
+) -> Result<(), RecoverError<S::Error>> {
+    let mut seen = 0;
+    let mut pos = at;
+    loop {
+        match reader
+            .frame(storage, cache, info.id, pos)
+            .map_err(storage_err::<S>)?
+        {
+            Read::Frame(f) => {
+                seen = seen.max(f.header.seq);
+                pos = f.next;
+            }
+            Read::End => break,
+            Read::Bad => match reader
+                .resync(storage, cache, info.id, pos, 0)
+                .map_err(storage_err::<S>)?
+            {
+                Some(next) => pos = next,
+                None => break,
+            },
+        }
+    }
+    if is_last {
+        reader.invalidate();
+    }
+    let len = storage.len(info.id).map_err(storage_err::<S>)?;
+    info.damaged = true;
+    info.len = at;
+    let _ = s.repairs.push(Repair::Truncate(info.id, at));
+    s.open_loss = Some(OpenLoss {
+        segment: info.id,
+        offset: at,
+        len: len.saturating_sub(at),
+        from: expected,
+        seen,
+    });
     Ok(())
 }
 

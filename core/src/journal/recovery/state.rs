@@ -3,6 +3,7 @@
 
 use crate::journal::SegmentInfo;
 use crate::journal::report::{Damage, RecoveryReport, SeqRange};
+use crate::journal::skips::Skips;
 use crate::message::Seq;
 use crate::storage::SegmentId;
 
@@ -21,6 +22,8 @@ pub(super) struct OpenLoss {
     pub(super) offset: u64,
     pub(super) len: u64,
     pub(super) from: Seq,
+    /// The highest seq among the valid frames in those bytes (0: none).
+    pub(super) seen: Seq,
 }
 
 impl OpenLoss {
@@ -29,7 +32,7 @@ impl OpenLoss {
             segment: self.segment,
             offset: self.offset,
             len: self.len,
-            lost: SeqRange::new(self.from, upto),
+            lost: SeqRange::new(self.from, upto.max(self.seen)),
         }
     }
 }
@@ -49,6 +52,8 @@ pub(super) struct Scan<const LANES: usize, const SEGS: usize> {
     pub(super) last_seq: Seq,
     pub(super) last_crc: u32,
     pub(super) lanes_on_disk: Option<u16>,
+    /// Regions of the segments read that are not part of the log.
+    pub(super) skips: Skips,
 }
 
 /// A segment recovery set aside, for the loss it leaves.
