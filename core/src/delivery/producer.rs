@@ -338,18 +338,11 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         // meta write (the seq reservation every batch may need) overwrites
         // a slot in place and needs no new room. A slot first written when
         // the disk is full of pending messages would stop every send, and
-        // with it everything that frees the disk.
+        // with it everything that frees the disk. Best effort: a slot not
+        // written here is written by the timers (`meta_interval`).
         for _ in 0..2 {
-            if let Err(e) = journal.write_meta() {
-                let error = match e {
-                    WriteError::Storage(e) => OpenError::Storage(e),
-                    _ => OpenError::Config("could not write the meta slots"),
-                };
-                return Err(OpenFailed {
-                    storage: journal.into_storage(),
-                    buffer: buf,
-                    error,
-                });
+            if journal.write_meta().is_err() {
+                break;
             }
         }
         let cursor = journal.first_segment().map(|segment| Position {
