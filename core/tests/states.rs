@@ -398,6 +398,61 @@ fn a_full_disk_is_refused_and_harms_nothing_journaled() {
     assert_eq!(report.pending, accepted, "{report}");
 }
 
+/// Issue 12: a disk that stays full must not stop delivery. Ids go out only
+/// under a durable reservation (a meta slot write every 65,536 seqs); if
+/// that write needed new room (a meta slot never written before), a disk
+/// full of pending messages would keep every one of them from being sent,
+/// and nothing would ever free the disk. Here the disk is full whenever a
+/// batch is built, and no timer writes the meta slots (time stands still):
+/// only the reservation writes them.
+#[test]
+fn a_disk_full_of_pending_messages_still_delivers_past_a_reservation() {
+    let mut storage = MemStorage::new();
+    storage.capacity = Some(48 << 10);
+    let config = Config {
+        confirm_interval: 0,
+        ..config()
+    };
+    let mut p = open_mem(storage, config, 0).0;
+    let mut out = vec![0u8; 1 << 16];
+    let mut delivered = 0u64;
+    while delivered < 70_000 {
+        // Fill the disk.
+        let mut accepted = 0;
+        let err = loop {
+            match p.send(0, Message::new("t", b"twelve bytes")) {
+                Ok(_) => accepted += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind, SendErrorKind::NoSpace, "{err}");
+        assert!(accepted > 0, "nothing fits after {delivered} delivered");
+        p.sync(0).unwrap();
+        // Deliver everything on the full disk.
+        loop {
+            let batch = match p.poll_transmit(0, &mut out) {
+                Ok(Some(batch)) => batch,
+                Ok(None) => break,
+                Err(e) => panic!("no batch on a full disk after {delivered} delivered: {e}"),
+            };
+            let seqs: Vec<u64> = batch.records(&out).map(|r| r.unwrap().seq).collect();
+            for seq in seqs {
+                p.handle_outcome(0, seq, confirmed());
+                delivered += deliveries(&mut p, 0).len() as u64;
+            }
+        }
+        assert_eq!(p.stats().pending, 0, "after {delivered} delivered");
+        // Journal the confirmations and delete what they free, with room
+        // given back for it (as a runner gives up its ballast file).
+        p.storage_mut().capacity = Some(52 << 10);
+        p.handle_timeout(0).unwrap();
+        p.storage_mut().capacity = Some(48 << 10);
+    }
+    // Past the first reservation (65,536 seqs): the second one was
+    // written on a full disk too.
+    assert!(p.stats().confirmed >= 70_000, "{:?}", p.stats());
+}
+
 #[test]
 fn a_failed_sync_closes_the_journal() {
     let mut p = producer();

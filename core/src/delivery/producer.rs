@@ -334,6 +334,17 @@ impl<S: Storage, B: AsMut<[u8]>, const LANES: usize, const WINDOW: usize, const 
         // crash-loops while the broker is away would otherwise add a segment
         // per start until every segment slot is used and `open` fails.
         let _ = journal.collect(write, spare);
+        // Write both meta slots now, while there is room: from then on a
+        // meta write (the seq reservation every batch may need) overwrites
+        // a slot in place and needs no new room. A slot first written when
+        // the disk is full of pending messages would stop every send, and
+        // with it everything that frees the disk. Best effort: a slot not
+        // written here is written by the timers (`meta_interval`).
+        for _ in 0..2 {
+            if journal.write_meta().is_err() {
+                break;
+            }
+        }
         let cursor = journal.first_segment().map(|segment| Position {
             segment,
             offset: SEGMENT_HEADER_LEN as u64,

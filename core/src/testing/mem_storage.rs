@@ -43,7 +43,8 @@ pub struct MemStorage {
     pub quarantined: BTreeMap<SegmentId, Vec<u8>>,
     /// Fail every `sync` from now on (then the storage fails closed).
     pub fail_syncs: bool,
-    /// Total bytes the medium holds before appends fail with `NoSpace`.
+    /// Total bytes the medium holds before appends (and the first write
+    /// of a meta slot) fail with `NoSpace`.
     pub capacity: Option<usize>,
     failed_closed: bool,
     /// Number of successful syncs (to check group commit).
@@ -206,10 +207,16 @@ impl Storage for MemStorage {
         if self.failed_closed {
             return Err(MemError(StorageErrorKind::FailedClosed));
         }
+        let total = self.total_bytes();
         let s = self
             .meta
             .get_mut(slot)
             .ok_or(MemError(StorageErrorKind::NotFound))?;
+        // A slot never written takes new room on the medium (as a new file
+        // does on a disk); one written before is overwritten in place.
+        if s.is_none() && self.capacity.is_some_and(|cap| total + META_SLOT_LEN > cap) {
+            return Err(MemError(StorageErrorKind::NoSpace));
+        }
         *s = Some(*data);
         Ok(())
     }
