@@ -13,7 +13,8 @@
 # The corpus grows in fuzz/corpus/<target> (kept between runs, not
 # committed; the committed seeds are in fuzz/seeds/<target>); crashes land
 # in fuzz/artifacts/<target>/, logs in fuzz/logs/. Installs the nightly
-# toolchain and cargo-fuzz if they are missing.
+# toolchain if it is missing; builds the targets as `cargo fuzz build -a -s
+# none` would, without needing cargo-fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,13 +25,17 @@ TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(recovery codec rest_answer json_line)
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 
-# -a: debug assertions and overflow checks on; -s none: no sanitizer (the
-# code under test is safe Rust; ASan would only halve the rate).
-FLAGS=(--fuzz-dir fuzz -a -s none)
-cargo +nightly fuzz build "${FLAGS[@]}"
 HOST=$(rustc +nightly -vV | sed -n 's/^host: //p')
+# What `cargo fuzz build -a -s none` does, without installing cargo-fuzz:
+# libFuzzer's coverage instrumentation, `cfg(fuzzing)`, debug assertions
+# and overflow checks on, no sanitizer (the code under test is safe Rust).
+# `--target` keeps the flags off build scripts and proc macros.
+RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-sanitizer-coverage-stack-depth \
+--cfg fuzzing -Cdebug-assertions -Coverflow-checks" \
+  cargo +nightly build --manifest-path fuzz/Cargo.toml --release --bins --target "$HOST"
 
 LOGS=fuzz/logs
 mkdir -p "$LOGS"

@@ -46,7 +46,6 @@ cargo test --workspace --all-features
 step "WASI: the producer under wasmtime through a REST proxy, killed and restarted; the tool's --rest"
 bash scripts/wasi-test.sh
 
-step "fuzz: each target for 30 s, two at a time (cargo-fuzz on nightly; docs/fuzzing.md)"
+step "fuzz: each target for 30 s, two at a time (libFuzzer on nightly; docs/fuzzing.md)"
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 SECS=30 JOBS=2 bash scripts/fuzz-long.sh
