@@ -149,8 +149,10 @@ fn a_full_disk_is_full_not_failure_and_loses_nothing() {
     // Take the last free bytes too, as another program would.
     fill_to_the_brim(&mountpoint.join("filler"));
 
-    // ... and a restart on that full disk still starts (the journal gives
-    // up its ballast), delivers everything and takes new messages.
+    // ... and a restart on that full disk still starts (giving up its
+    // ballast if the open needs room: both meta slots exist and are
+    // rewritten in place, so it may not), delivers everything and takes
+    // new messages.
     refuse.store(false, Ordering::SeqCst);
     let p = Producer::builder(&journal)
         .config(config)
@@ -158,7 +160,6 @@ fn a_full_disk_is_full_not_failure_and_loses_nothing() {
         .unwrap();
     assert!(p.recovery_report().pending > 0);
     let ballast = journal.join(steadfast::storage::BALLAST_FILE);
-    assert!(!ballast.exists(), "the ballast was given up to start");
     // The other program goes away.
     std::fs::remove_file(mountpoint.join("filler")).unwrap();
     p.flush_timeout(Duration::from_secs(20)).unwrap();
